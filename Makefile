@@ -1,0 +1,24 @@
+# htapod's build and test commands. `sudo make test` is the full test run:
+# it prepares the machine (scripts/test-setup.sh) and runs every test,
+# including the lab tests that need root.
+
+GO ?= go
+# Go lives here on the project's machines; keep a caller's own Go first.
+export PATH := $(PATH):/usr/local/go/bin
+TEST_TIMEOUT ?= 20m
+
+.PHONY: all build test test-setup vet
+
+all: build
+
+build:
+	$(GO) build -o bin/htapod ./cmd/htapod
+
+test-setup:
+	bash scripts/test-setup.sh
+
+test: test-setup
+	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+
+vet:
+	$(GO) vet ./...
