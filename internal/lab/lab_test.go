@@ -28,12 +28,17 @@ func TestClientsInLab(t *testing.T) {
 		wantExit int
 		want     string // stdout, exactly, or its fields if fields is set
 		fields   bool
+		stdin    []byte
 		maxTime  time.Duration
 	}{
 		{name: "curl by name", argv: []string{"curl", "-sS", "http://www.lab.test/"}, want: lab.IndexHTML},
 		{name: "curl IPv6", argv: []string{"curl", "-6", "-sS", "http://[2001:db8::10]/"}, want: lab.IndexHTML},
 		{name: "curl search domain", argv: []string{"curl", "-sS", "http://www/"}, want: lab.IndexHTML},
 		{name: "curl bytes", argv: []string{"curl", "-sS", "http://www.lab.test/bytes?n=100000"}, want: string(lab.Pattern(100000))},
+		{
+			name: "curl upload", argv: []string{"curl", "-sS", "--data-binary", "@-", "http://www.lab.test/echo"},
+			stdin: lab.Pattern(300000), want: string(lab.Pattern(300000)),
+		},
 		{name: "dig at lab server", argv: []string{"dig", "+short", "www.lab.test", "@" + lab.DNS4}, want: lab.WWW4 + "\n"},
 		{name: "dig via resolv.conf", argv: []string{"dig", "+short", "AAAA", "www.lab.test"}, want: lab.WWW6 + "\n"},
 		{name: "dig CNAME chase", argv: []string{"dig", "+short", "alias.lab.test"}, want: "www.lab.test.\n" + lab.WWW4 + "\n"},
@@ -52,7 +57,7 @@ func TestClientsInLab(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 20*time.Second)
 			defer cancel()
-			res := l.Run(ctx, lab.RunOptions{}, tt.argv...)
+			res := l.Run(ctx, lab.RunOptions{Stdin: tt.stdin}, tt.argv...)
 			if res.ExitCode != tt.wantExit {
 				t.Fatalf("%q: %v; want exit %d", tt.argv, res, tt.wantExit)
 			}

@@ -50,8 +50,16 @@ func Handler() http.Handler {
 		io.WriteString(w, IndexHTML)
 	})
 	mux.HandleFunc("/echo", func(w http.ResponseWriter, r *http.Request) {
+		// Read it all first: an HTTP/1 server that starts its response
+		// stops reading the request body.
+		body, err := io.ReadAll(io.LimitReader(r.Body, maxBody))
+		if err != nil {
+			http.Error(w, "read body: "+err.Error(), http.StatusBadRequest)
+			return
+		}
 		w.Header().Set("Content-Type", "application/octet-stream")
-		io.Copy(w, io.LimitReader(r.Body, maxBody))
+		w.Header().Set("Content-Length", strconv.Itoa(len(body)))
+		w.Write(body)
 	})
 	mux.HandleFunc("/bytes", func(w http.ResponseWriter, r *http.Request) {
 		n, err := strconv.Atoi(r.URL.Query().Get("n"))
