@@ -1,0 +1,179 @@
+// Command htapod wraps a command and shows everything it says on the
+// network, without root. This file only parses flags and calls the
+// library; see package htapod.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net/netip"
+	"os"
+	"strings"
+
+	flag "github.com/spf13/pflag"
+
+	"github.com/htapod/htapod"
+	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sandbox"
+)
+
+const usage = `htapod — see what a command says on the network, without root.
+
+Usage:
+  htapod [flags] [--] [command [args...]]
+  htapod doctor        check that this machine can run htapod
+  htapod demo          a self-contained demonstration (no internet needed)
+
+Examples:
+  htapod -- curl -s http://example.com/           one line per connection
+  htapod -- dig +short example.com                DNS through htapod's resolver
+  htapod -o net.log -- ./install.sh               report to a file, not stderr
+  htapod --map-host 10.10.10.10 -- curl http://10.10.10.10:8080/
+                                                  reach the host's 127.0.0.1:8080
+  htapod --map 192.0.2.1:443=127.0.0.1:8443 -- ./client
+                                                  send one destination elsewhere
+  htapod                                          a shell ($SHELL) in the box
+
+The command sees the network as usual. htapod's report goes to stderr (or
+-o FILE); the exit status is the command's (128+N when signal N killed it,
+125 when htapod itself failed).
+
+Flags:
+`
+
+func main() {
+	htapod.Init()
+	os.Exit(run(os.Args[1:]))
+}
+
+type options struct {
+	output  string
+	mapHost []string
+	maps    []string
+	root    bool
+	help    bool
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("htapod", flag.ContinueOnError)
+	fs.SetInterspersed(false) // the first non-flag word starts the command
+	var o options
+	fs.StringVarP(&o.output, "output", "o", "", "write the report to `FILE` instead of stderr")
+	fs.StringArrayVar(&o.mapHost, "map-host", nil, "make inner `ADDR` reach the host's loopback (and "+htapod.HostName+" resolve to it)")
+	fs.StringArrayVar(&o.maps, "map", nil, "rewrite a destination: `FROM=TO`, each an IP or IP:PORT")
+	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
+		return 2
+	}
+	if o.help {
+		fs.Usage()
+		return 0
+	}
+	argv := fs.Args()
+	dashdash := fs.ArgsLenAtDash() == 0
+	if len(argv) > 0 && !dashdash {
+		switch argv[0] {
+		case "doctor":
+			return doctor(os.Stdout)
+		case "demo":
+			return demo(os.Stderr)
+		}
+	}
+	if len(argv) == 0 {
+		shell := os.Getenv("SHELL")
+		if shell == "" {
+			shell = "/bin/sh"
+		}
+		argv = []string{shell}
+	}
+	opts, closeOut, err := o.libOptions()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "htapod: %v\n", err)
+		return 2
+	}
+	defer closeOut()
+	status, err := htapod.New(opts...).Run(context.Background(), argv...)
+	if err != nil {
+		reportFailure(err)
+		return 125
+	}
+	return status.Code
+}
+
+func (o *options) libOptions() ([]htapod.Option, func(), error) {
+	var opts []htapod.Option
+	var out io.Writer = os.Stderr
+	closeOut := func() {}
+	if o.output != "" {
+		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, nil, fmt.Errorf("open report file: %w", err)
+		}
+		out = f
+		closeOut = func() { f.Close() }
+	}
+	opts = append(opts, htapod.WithReport(out), htapod.AsRoot(o.root))
+	for _, s := range o.mapHost {
+		a, err := netip.ParseAddr(s)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--map-host %q: not an IP address", s)
+		}
+		opts = append(opts, htapod.MapHost(a))
+	}
+	for _, s := range o.maps {
+		rule, err := parseMap(s)
+		if err != nil {
+			return nil, nil, err
+		}
+		opts = append(opts, htapod.Map(rule))
+	}
+	return opts, closeOut, nil
+}
+
+// parseMap reads FROM=TO, each an IP or IP:PORT ([v6]:port).
+func parseMap(s string) (route.Rule, error) {
+	from, to, ok := strings.Cut(s, "=")
+	if !ok {
+		return route.Rule{}, fmt.Errorf("--map %q: want FROM=TO, e.g. 192.0.2.1:443=127.0.0.1:8443", s)
+	}
+	f, err := parseAddrPort(from)
+	if err != nil {
+		return route.Rule{}, fmt.Errorf("--map %q: %v", s, err)
+	}
+	t, err := parseAddrPort(to)
+	if err != nil {
+		return route.Rule{}, fmt.Errorf("--map %q: %v", s, err)
+	}
+	return route.Rule{From: f, To: t}, nil
+}
+
+func parseAddrPort(s string) (netip.AddrPort, error) {
+	if ap, err := netip.ParseAddrPort(s); err == nil {
+		return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port()), nil
+	}
+	a, err := netip.ParseAddr(strings.Trim(s, "[]"))
+	if err != nil {
+		return netip.AddrPort{}, fmt.Errorf("%q is not an IP or IP:PORT", s)
+	}
+	return netip.AddrPortFrom(a.Unmap(), 0), nil
+}
+
+// reportFailure prints htapod's own failure and, when known, what to do.
+func reportFailure(err error) {
+	fmt.Fprintf(os.Stderr, "htapod: %v\n", err)
+	var se *sandbox.Error
+	if errors.As(err, &se) && se.Hint != "" {
+		fmt.Fprintf(os.Stderr, "  %s\n", se.Hint)
+	}
+}

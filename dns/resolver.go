@@ -1,0 +1,243 @@
+// Package dns is htapod's built-in resolver: the nameserver that the box's
+// resolv.conf names. It answers from the host's hosts file and htapod's own
+// names (host.htapod.internal), and forwards everything else to the host's
+// configured nameservers from the host side, so a local stub resolver
+// (127.0.0.53) works as it does outside. Answers keep their meaning:
+// NXDOMAIN stays NXDOMAIN, SERVFAIL stays SERVFAIL, a truncated UDP answer
+// stays truncated so the client retries over TCP.
+//
+// It also remembers which name each answered address came from, so that
+// flow reports can say "www.lab.test" and not only "203.0.113.10".
+package dns
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/htapod/htapod/event"
+)
+
+// Config of a Resolver. The zero value forwards to nothing: set Servers.
+type Config struct {
+	// Servers are the upstream nameservers, "host:port", tried in order.
+	Servers []string
+	// HostsFile is read once at New; "" means none.
+	HostsFile string
+	// Static names answered by htapod itself (lower-case, no final dot).
+	Static map[string][]netip.Addr
+	// Timeout per upstream attempt; zero means 5 s.
+	Timeout time.Duration
+	// Events receives one event.DNS per answered query; nil drops them.
+	Events event.Handler
+	// Exchange sends a query upstream; nil uses miekg/dns's client over
+	// network ("udp" or "tcp"). It is the seam for tests.
+	Exchange func(ctx context.Context, q *mdns.Msg, network, server string) (*mdns.Msg, error)
+}
+
+// Resolver answers DNS queries. It is safe for concurrent use.
+type Resolver struct {
+	cfg    Config
+	hosts  *hosts
+	static *hosts
+
+	mu    sync.Mutex
+	names map[netip.Addr]string
+}
+
+// maxNames bounds the address-to-name memory; when full it starts afresh.
+const maxNames = 1 << 16
+
+// New returns a Resolver for cfg.
+func New(cfg Config) (*Resolver, error) {
+	if cfg.Timeout == 0 {
+		cfg.Timeout = 5 * time.Second
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(event.Event) {}
+	}
+	if cfg.Exchange == nil {
+		cfg.Exchange = exchange(cfg.Timeout)
+	}
+	h, err := loadHosts(cfg.HostsFile)
+	if err != nil {
+		return nil, fmt.Errorf("read hosts file: %w", err)
+	}
+	st, _ := loadHosts("")
+	for name, addrs := range cfg.Static {
+		for _, a := range addrs {
+			st.add(name, a, true)
+		}
+	}
+	return &Resolver{cfg: cfg, hosts: h, static: st, names: map[netip.Addr]string{}}, nil
+}
+
+func exchange(timeout time.Duration) func(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
+	return func(ctx context.Context, q *mdns.Msg, network, server string) (*mdns.Msg, error) {
+		c := &mdns.Client{Net: network, Timeout: timeout}
+		if network == "udp" {
+			c.UDPSize = mdns.MaxMsgSize // never truncate here what upstream sent whole
+		}
+		r, _, err := c.ExchangeContext(ctx, q, server)
+		return r, err
+	}
+}
+
+// Name returns the name the command last resolved to addr, without the
+// final dot, or "".
+func (r *Resolver) Name(addr netip.Addr) string {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return strings.TrimSuffix(r.names[addr.Unmap()], ".")
+}
+
+// Answer resolves one query message. It never returns nil for a query it
+// could parse; it returns nil (drop) only for bytes that are not DNS.
+func (r *Resolver) Answer(ctx context.Context, query []byte, transport event.Proto, server netip.AddrPort) []byte {
+	start := time.Now()
+	q := new(mdns.Msg)
+	if err := q.Unpack(query); err != nil {
+		if len(query) < 12 {
+			return nil
+		}
+		// Answer FORMERR with the client's ID, as a server would.
+		m := new(mdns.Msg)
+		m.Id = uint16(query[0])<<8 | uint16(query[1])
+		m.Response, m.Rcode = true, mdns.RcodeFormatError
+		out, _ := m.Pack()
+		return out
+	}
+	resp, source, err := r.resolve(ctx, q, string(transport))
+	ev := &event.DNS{Server: server, Transport: transport, Start: start, Source: source}
+	if len(q.Question) > 0 {
+		ev.Name = strings.TrimSuffix(q.Question[0].Name, ".")
+		ev.Type = mdns.TypeToString[q.Question[0].Qtype]
+	}
+	if err != nil {
+		ev.Err = err.Error()
+	}
+	ev.Rcode = mdns.RcodeToString[resp.Rcode]
+	for _, rr := range resp.Answer {
+		ev.Answers = append(ev.Answers, rdata(rr))
+	}
+	r.remember(q, resp)
+	out, perr := resp.Pack()
+	if perr != nil {
+		m := new(mdns.Msg)
+		m.SetRcode(q, mdns.RcodeServerFailure)
+		out, _ = m.Pack()
+		ev.Rcode, ev.Err = "SERVFAIL", "pack answer: "+perr.Error()
+	}
+	ev.Duration = time.Since(start)
+	r.cfg.Events(ev)
+	return out
+}
+
+// resolve answers q locally when it can, else forwards it. On total
+// failure it returns a SERVFAIL answer and the error.
+func (r *Resolver) resolve(ctx context.Context, q *mdns.Msg, network string) (*mdns.Msg, string, error) {
+	if m := r.local(q, r.static); m != nil {
+		return m, "htapod", nil
+	}
+	if m := r.local(q, r.hosts); m != nil {
+		return m, "hosts", nil
+	}
+	var errs []error
+	for _, s := range r.cfg.Servers {
+		m, err := r.cfg.Exchange(ctx, q, network, s)
+		if err == nil && m != nil {
+			m.Id = q.Id
+			return m, s, nil
+		}
+		errs = append(errs, fmt.Errorf("%s: %w", s, err))
+	}
+	if len(r.cfg.Servers) == 0 {
+		errs = append(errs, errors.New("no upstream nameserver configured on the host"))
+	}
+	m := new(mdns.Msg)
+	m.SetRcode(q, mdns.RcodeServerFailure)
+	m.RecursionAvailable = true
+	return m, "", errors.Join(errs...)
+}
+
+// local answers A, AAAA and PTR queries for names in table h, or returns
+// nil when h does not know the name.
+func (r *Resolver) local(q *mdns.Msg, h *hosts) *mdns.Msg {
+	if len(q.Question) != 1 || q.Opcode != mdns.OpcodeQuery {
+		return nil
+	}
+	qq := q.Question[0]
+	name := strings.ToLower(qq.Name)
+	m := new(mdns.Msg)
+	m.SetReply(q)
+	m.RecursionAvailable = true
+	const ttl = 60
+	if qq.Qtype == mdns.TypePTR {
+		host, ok := h.byPTR[name]
+		if !ok {
+			return nil
+		}
+		m.Answer = append(m.Answer, &mdns.PTR{Hdr: hdr(qq.Name, mdns.TypePTR, ttl), Ptr: host})
+		return m
+	}
+	addrs, ok := h.byName[name]
+	if !ok {
+		return nil
+	}
+	for _, a := range addrs {
+		switch {
+		case a.Is4() && (qq.Qtype == mdns.TypeA || qq.Qtype == mdns.TypeANY):
+			m.Answer = append(m.Answer, &mdns.A{Hdr: hdr(qq.Name, mdns.TypeA, ttl), A: a.AsSlice()})
+		case a.Is6() && (qq.Qtype == mdns.TypeAAAA || qq.Qtype == mdns.TypeANY):
+			m.Answer = append(m.Answer, &mdns.AAAA{Hdr: hdr(qq.Name, mdns.TypeAAAA, ttl), AAAA: a.AsSlice()})
+		}
+	}
+	// A known name without records of the asked type is NOERROR with no
+	// answers (NODATA), as for the hosts file in libc.
+	return m
+}
+
+func hdr(name string, t uint16, ttl uint32) mdns.RR_Header {
+	return mdns.RR_Header{Name: name, Rrtype: t, Class: mdns.ClassINET, Ttl: ttl}
+}
+
+// remember records which name the addresses in resp's answers belong to.
+func (r *Resolver) remember(q *mdns.Msg, resp *mdns.Msg) {
+	if len(q.Question) == 0 {
+		return
+	}
+	name := strings.ToLower(q.Question[0].Name)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	for _, rr := range resp.Answer {
+		var ip net.IP
+		switch rr := rr.(type) {
+		case *mdns.A:
+			ip = rr.A
+		case *mdns.AAAA:
+			ip = rr.AAAA
+		default:
+			continue
+		}
+		if a, ok := netip.AddrFromSlice(ip); ok {
+			if len(r.names) >= maxNames {
+				clear(r.names)
+			}
+			r.names[a.Unmap()] = name
+		}
+	}
+}
+
+// rdata is the presentation form of rr's data ("203.0.113.10").
+func rdata(rr mdns.RR) string {
+	s := rr.String()
+	h := rr.Header().String()
+	return strings.TrimPrefix(s, h)
+}

@@ -1,0 +1,88 @@
+package dns
+
+import (
+	"context"
+	"encoding/binary"
+	"io"
+	"net"
+	"net/netip"
+	"sync"
+	"time"
+
+	"github.com/htapod/htapod/event"
+)
+
+// idle is how long a client connection or UDP flow to the resolver may stay
+// silent before the resolver closes it.
+const idle = 10 * time.Second
+
+// ServeUDP answers the datagrams of one UDP flow (one client port) until it
+// has been idle, ctx is done or c fails. It closes c.
+func (r *Resolver) ServeUDP(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	server := addrPort(c.LocalAddr())
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	buf := make([]byte, 65535)
+	for {
+		c.SetReadDeadline(time.Now().Add(idle))
+		n, err := c.Read(buf)
+		if err != nil {
+			return
+		}
+		q := append([]byte(nil), buf[:n]...)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if out := r.Answer(ctx, q, event.UDP, server); out != nil {
+				c.Write(out)
+			}
+		}()
+	}
+}
+
+// ServeTCP answers length-prefixed queries (RFC 1035 §4.2.2) on one
+// connection, in order, until the client closes it, it idles, or ctx is
+// done. It closes c.
+func (r *Resolver) ServeTCP(ctx context.Context, c net.Conn) {
+	defer c.Close()
+	// The netstack conn has no deadlines: a timer closes it instead.
+	t := time.AfterFunc(idle, func() { c.Close() })
+	defer t.Stop()
+	stop := context.AfterFunc(ctx, func() { c.Close() })
+	defer stop()
+	server := addrPort(c.LocalAddr())
+	var lenBuf [2]byte
+	for {
+		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
+			return
+		}
+		q := make([]byte, binary.BigEndian.Uint16(lenBuf[:]))
+		if _, err := io.ReadFull(c, q); err != nil {
+			return
+		}
+		t.Reset(idle)
+		out := r.Answer(ctx, q, event.TCP, server)
+		if out == nil {
+			return
+		}
+		msg := make([]byte, 2+len(out))
+		binary.BigEndian.PutUint16(msg, uint16(len(out)))
+		copy(msg[2:], out)
+		if _, err := c.Write(msg); err != nil {
+			return
+		}
+	}
+}
+
+func addrPort(a net.Addr) netip.AddrPort {
+	switch a := a.(type) {
+	case *net.UDPAddr:
+		return a.AddrPort()
+	case *net.TCPAddr:
+		return a.AddrPort()
+	}
+	return netip.AddrPort{}
+}

@@ -1,0 +1,118 @@
+// Package event defines what htapod reports: the typed records that the
+// network side (netstack, relay, dns) emits and that sinks render.
+//
+// Events are plain values. A sink may keep them; nothing mutates an event
+// after it has been emitted.
+package event
+
+import (
+	"net/netip"
+	"time"
+)
+
+// Event is implemented by every event type. Kind names the type in a word
+// ("flow", "dns"); it is the "type" field of the JSON form.
+type Event interface {
+	Kind() string
+}
+
+// Proto is a transport protocol.
+type Proto string
+
+// Transport protocols of flows.
+const (
+	TCP Proto = "tcp"
+	UDP Proto = "udp"
+)
+
+// End says how a flow ended.
+type End string
+
+// How flows end. The words are the last field of a human flow line.
+const (
+	// Closed: both sides finished normally (FIN both ways, or UDP flow
+	// closed because the command exited).
+	Closed End = "closed"
+	// Reset: one side reset the connection; the reset was mirrored.
+	Reset End = "reset"
+	// Refused: the upstream refused the connection; the client got a RST.
+	Refused End = "refused"
+	// Unreachable: the upstream address or network was unreachable.
+	Unreachable End = "unreachable"
+	// Timeout: the upstream never answered the connection attempt.
+	Timeout End = "timeout"
+	// Idle: a UDP flow expired after its idle timeout.
+	Idle End = "idle"
+	// Denied: a router denied the destination.
+	Denied End = "denied"
+	// Aborted: htapod cut the flow at exit (the command had exited and
+	// left it open past the grace time).
+	Aborted End = "aborted"
+	// Failed: any other error, see Flow.Err.
+	Failed End = "failed"
+)
+
+// Flow is emitted once per finished TCP connection or UDP flow.
+type Flow struct {
+	ID    uint64
+	Proto Proto
+	// Src is the command's address, Dst the destination it asked for.
+	Src, Dst netip.AddrPort
+	// Upstream is where htapod actually connected; differs from Dst when a
+	// mapping rewrote the destination. Zero when no dial was made.
+	Upstream netip.AddrPort
+	// Name is the DNS name the command resolved to Dst, when known.
+	Name string
+	// Up counts bytes from the command to the destination, Down the reverse.
+	// For UDP they count payload bytes; Packets counts datagrams both ways.
+	Up, Down     int64
+	PacketsUp    int64
+	PacketsDown  int64
+	Start, Ended time.Time
+	End          End
+	// Err is the error behind End, when there was one.
+	Err string
+}
+
+// Kind implements Event.
+func (*Flow) Kind() string { return "flow" }
+
+// Duration is how long the flow lasted.
+func (f *Flow) Duration() time.Duration { return f.Ended.Sub(f.Start) }
+
+// DNS is emitted for each query that htapod's own resolver answered.
+type DNS struct {
+	// Server is the resolver address the command queried, Transport "udp" or "tcp".
+	Server    netip.AddrPort
+	Transport Proto
+	Name      string
+	Type      string
+	// Rcode is the response code in words: NOERROR, NXDOMAIN, SERVFAIL…
+	Rcode string
+	// Answers are the answer records' data in presentation form
+	// ("203.0.113.10", "alias.lab.test." for a CNAME…).
+	Answers  []string
+	Start    time.Time
+	Duration time.Duration
+	// Source says who answered: "hosts", "static" or the upstream server.
+	Source string
+	Err    string
+}
+
+// Kind implements Event.
+func (*DNS) Kind() string { return "dns" }
+
+// Notice is a message about htapod itself that belongs in the report
+// (a warning, a failure that did not stop the run).
+type Notice struct {
+	Time    time.Time
+	Level   string // "info", "warn", "error"
+	Message string
+}
+
+// Kind implements Event.
+func (*Notice) Kind() string { return "notice" }
+
+// Handler receives events. It must not block for long: it is called on the
+// relay's goroutines. It must be safe for concurrent use.
+type Handler func(Event)

@@ -1,0 +1,120 @@
+// Package htapod wraps a command and shows everything it says on the
+// network — TCP, UDP and DNS — without root, without proxy settings and
+// without the command's cooperation.
+//
+// The command runs in a box of its own (new user, network and mount
+// namespaces) whose only way out is a TUN device. htapod runs a user-space
+// TCP/IP stack on that device, relays every flow unchanged to its real
+// destination from the host side, answers DNS itself, and reports each
+// flow as an event.
+//
+// A program that uses this package must call Init first in main: the box's
+// init is the same binary, re-executed, and Init is where it takes over.
+//
+//	func main() {
+//		htapod.Init()
+//		r := htapod.New(htapod.WithReport(os.Stderr))
+//		status, err := r.Run(context.Background(), "curl", "-s", "http://example.com/")
+//		…
+//	}
+package htapod
+
+import (
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sandbox"
+)
+
+// Init takes over when this binary was re-executed as a box's init, and
+// never returns then; otherwise it returns at once. Call it first in main,
+// before flags are parsed or goroutines started.
+func Init() { sandbox.Init() }
+
+// The box's own addresses and the resolver addresses its resolv.conf
+// names. They are virtual: only port 53 of the resolver answers. The
+// ranges were picked to be unlikely to be real destinations (a private
+// 10/8 subnet and a ULA prefix).
+var (
+	BoxAddr4      = netip.MustParseAddr("10.0.85.2")
+	BoxAddr6      = netip.MustParseAddr("fd68:7461:706f::2")
+	ResolverAddr4 = netip.MustParseAddr("10.0.85.1")
+	ResolverAddr6 = netip.MustParseAddr("fd68:7461:706f::1")
+)
+
+// HostName is the name that resolves, inside the box, to the addresses
+// given to MapHost.
+const HostName = "host.htapod.internal"
+
+// Option configures a Runner.
+type Option func(*config)
+
+type config struct {
+	report   io.Writer
+	handlers []event.Handler
+	rules    []route.Rule
+	hostMaps []netip.Addr
+	root     bool
+	stdin    *os.File
+	stdout   *os.File
+	stderr   *os.File
+	env      []string
+	logger   *slog.Logger
+}
+
+// WithReport writes a human line per event to w (nil: no report).
+func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }
+
+// OnEvent calls h for every event. h is called from the relay's goroutines,
+// concurrently, and must not block for long. May be given more than once.
+func OnEvent(h event.Handler) Option {
+	return func(c *config) { c.handlers = append(c.handlers, h) }
+}
+
+// MapHost makes the inner address addr reach the host's loopback on the
+// same port (127.0.0.1 for an IPv4 addr, ::1 for IPv6), and the name
+// host.htapod.internal resolve to addr. Reaching the host's local services
+// is a privilege: it is off unless asked for.
+func MapHost(addr netip.Addr) Option {
+	return func(c *config) { c.hostMaps = append(c.hostMaps, addr.Unmap()) }
+}
+
+// Map rewrites destinations matching rule.From to rule.To (see route.Rule).
+func Map(rule route.Rule) Option { return func(c *config) { c.rules = append(c.rules, rule) } }
+
+// AsRoot runs the command as uid 0 inside the box instead of as the
+// invoking user.
+func AsRoot(root bool) Option { return func(c *config) { c.root = root } }
+
+// WithStdio sets the command's standard files (default: htapod's own).
+func WithStdio(stdin, stdout, stderr *os.File) Option {
+	return func(c *config) { c.stdin, c.stdout, c.stderr = stdin, stdout, stderr }
+}
+
+// WithEnv sets the command's environment (default: htapod's own).
+func WithEnv(env []string) Option { return func(c *config) { c.env = env } }
+
+// WithLogger receives htapod's diagnostics (default: none).
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Runner runs commands in boxes. It may run several, one after another or
+// at once.
+type Runner struct{ cfg config }
+
+// New returns a Runner.
+func New(opts ...Option) *Runner {
+	c := config{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.Environ(),
+		logger: slog.New(slog.DiscardHandler)}
+	for _, o := range opts {
+		o(&c)
+	}
+	return &Runner{cfg: c}
+}
+
+// Status is how the command ended: Code is its exit status, or 128+N when
+// signal N killed it.
+type Status = sandbox.Status

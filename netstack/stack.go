@@ -1,0 +1,137 @@
+// Package netstack runs gVisor's user-space TCP/IP stack on the TUN device of
+// the box and turns the command's packets into flows: every TCP SYN and every
+// new UDP 4-tuple is handed to a handler, which decides what to do with it.
+//
+// The stack owns no policy: it does not dial, route or report. It is the one
+// package that imports gVisor's tcpip packages.
+package netstack
+
+import (
+	"fmt"
+	"log/slog"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/link/fdbased"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+)
+
+// Config says what the stack reads and whom it hands flows to.
+type Config struct {
+	// FD is the TUN device (IFF_TUN|IFF_NO_PI), or any fd that carries one
+	// raw IP packet per read and write (a socketpair in tests). The stack
+	// does not own it: close it after Close.
+	FD int
+	// MTU of the device. It must match the MTU set on the TUN.
+	MTU uint32
+	// TCP is called in a new goroutine for each new inbound connection,
+	// before the handshake completes. It must call exactly one of the
+	// request's Accept, Reset or Drop.
+	TCP func(*TCPRequest)
+	// UDP is called in a new goroutine for each new UDP 4-tuple. The
+	// handler owns req.Conn and must close it.
+	UDP func(*UDPRequest)
+	// Logger receives the stack's own diagnostics; nil discards them.
+	Logger *slog.Logger
+}
+
+// Stack is a running netstack. Its methods are safe for concurrent use.
+type Stack struct {
+	s   *stack.Stack
+	ep  stack.LinkEndpoint
+	log *slog.Logger
+}
+
+const nicID tcpip.NICID = 1
+
+// maxInFlightSYN bounds connections whose upstream dial is still running.
+// Beyond it new SYNs are dropped (the client retransmits).
+const maxInFlightSYN = 4096
+
+// New starts a stack on cfg.FD. The stack accepts packets to any address
+// (promiscuous) and sends from any address (spoofing): it impersonates every
+// destination the command talks to.
+func New(cfg Config) (*Stack, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ep, err := fdbased.New(&fdbased.Options{
+		FDs: []int{cfg.FD},
+		MTU: cfg.MTU,
+		// The kernel computes checksums of what it writes to the TUN; only
+		// ours must be computed (TUN without offloads verifies them).
+		RXChecksumOffload: true,
+	})
+	if err != nil {
+		return nil, fmt.Errorf("open link endpoint: %w", err)
+	}
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+	})
+	st := &Stack{s: s, ep: ep, log: cfg.Logger}
+	if err := st.configure(cfg); err != nil {
+		s.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
+func (st *Stack) configure(cfg Config) error {
+	s := st.s
+	if err := s.CreateNIC(nicID, st.ep); err != nil {
+		return fmt.Errorf("create nic: %s", err)
+	}
+	if err := s.SetPromiscuousMode(nicID, true); err != nil {
+		return fmt.Errorf("set promiscuous: %s", err)
+	}
+	if err := s.SetSpoofing(nicID, true); err != nil {
+		return fmt.Errorf("set spoofing: %s", err)
+	}
+	s.SetRouteTable([]tcpip.Route{
+		{Destination: header.IPv4EmptySubnet, NIC: nicID},
+		{Destination: header.IPv6EmptySubnet, NIC: nicID},
+	})
+	sack := tcpip.TCPSACKEnabled(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
+	// Large buffers: the inner leg is a memory copy, and small windows
+	// would cap throughput long before the CPU does.
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcv)
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &snd)
+	mod := tcpip.TCPModerateReceiveBufferOption(true)
+	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
+
+	if cfg.TCP != nil {
+		fwd := tcp.NewForwarder(s, 0, maxInFlightSYN, func(r *tcp.ForwarderRequest) {
+			cfg.TCP(newTCPRequest(st, r))
+		})
+		s.SetTransportProtocolHandler(tcp.ProtocolNumber, fwd.HandlePacket)
+	}
+	if cfg.UDP != nil {
+		fwd := udp.NewForwarder(s, func(r *udp.ForwarderRequest) bool {
+			req, err := newUDPRequest(st, r)
+			if err != nil {
+				st.log.Debug("udp endpoint", "err", err)
+				return true
+			}
+			go cfg.UDP(req)
+			return true
+		})
+		s.SetTransportProtocolHandler(udp.ProtocolNumber, fwd.HandlePacket)
+	}
+	return nil
+}
+
+// Close stops the stack and releases every endpoint; open connections are
+// reset. It does not close Config.FD.
+func (st *Stack) Close() {
+	st.s.Close()
+	st.s.Wait()
+}

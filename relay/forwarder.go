@@ -1,0 +1,315 @@
+package relay
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/route"
+)
+
+// Inbound is a TCP connection the command is opening, held at the SYN.
+// Exactly one method is called, once.
+type Inbound interface {
+	// Accept completes the handshake and returns the command's leg.
+	Accept() (Conn, error)
+	// Reset answers with a RST (the command sees "connection refused").
+	Reset()
+	// Unreachable tells the command the destination cannot be reached.
+	Unreachable()
+	// Drop leaves the SYN unanswered; the command times out by itself.
+	Drop()
+}
+
+// Service handles flows that the router sends to one of htapod's own
+// services (route.Local). It owns the conn and must close it.
+type Service interface {
+	ServeTCP(ctx context.Context, c net.Conn)
+	ServeUDP(ctx context.Context, c net.Conn)
+}
+
+// Config of a Forwarder. Router is required; the rest may be zero.
+type Config struct {
+	Router route.Router
+	// Dial opens upstream legs; nil uses a net.Dialer. It is the seam where
+	// tests inject failures.
+	Dial func(ctx context.Context, network, addr string) (net.Conn, error)
+	// Services by name, for route.Local decisions.
+	Services map[route.Service]Service
+	// Events receives one event.Flow per finished flow; nil drops them.
+	Events event.Handler
+	// Name returns the DNS name the command used for an address, or "".
+	Name func(netip.Addr) string
+	// Tee sees every forwarded flow's bytes; nil means none.
+	Tee func(f *event.Flow) Tee
+	// UDPIdle and DNSIdle are the idle timeouts of UDP flows (DNSIdle for
+	// port 53); zero means 60 s and 10 s.
+	UDPIdle, DNSIdle time.Duration
+	// MaxUDPFlows bounds the UDP table; zero means 4096. Datagrams of new
+	// flows beyond it are dropped and reported once.
+	MaxUDPFlows int
+	Logger      *slog.Logger
+}
+
+// Forwarder relays the flows of one run. Its methods are safe for
+// concurrent use.
+type Forwarder struct {
+	cfg    Config
+	ctx    context.Context
+	cancel context.CancelFunc
+	ids    atomic.Uint64
+
+	mu      sync.Mutex
+	active  map[uint64]func() // flows still open, with a function that ends each
+	tcpOpen int               // TCP flows among them: what Drain waits for
+	idle    *sync.Cond        // signalled when tcpOpen drops to zero
+	udpOpen int
+	udpFull bool
+}
+
+// New returns a Forwarder ready to take flows.
+func New(cfg Config) *Forwarder {
+	if cfg.Dial == nil {
+		var d net.Dialer
+		cfg.Dial = d.DialContext
+	}
+	if cfg.Events == nil {
+		cfg.Events = func(event.Event) {}
+	}
+	if cfg.Name == nil {
+		cfg.Name = func(netip.Addr) string { return "" }
+	}
+	if cfg.UDPIdle == 0 {
+		cfg.UDPIdle = 60 * time.Second
+	}
+	if cfg.DNSIdle == 0 {
+		cfg.DNSIdle = 10 * time.Second
+	}
+	if cfg.MaxUDPFlows == 0 {
+		cfg.MaxUDPFlows = 4096
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.New(slog.DiscardHandler)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	f := &Forwarder{cfg: cfg, ctx: ctx, cancel: cancel, active: map[uint64]func(){}}
+	f.idle = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *Forwarder) newFlow(proto event.Proto, src, dst netip.AddrPort) *event.Flow {
+	return &event.Flow{
+		ID: f.ids.Add(1), Proto: proto, Src: src, Dst: dst,
+		Name: f.cfg.Name(dst.Addr()), Start: time.Now(),
+	}
+}
+
+// track registers an open flow; end is how Close cuts it. The returned
+// func unregisters it. TCP flows are waited for by Drain; UDP flows have
+// no end of their own and are only cut.
+func (f *Forwarder) track(id uint64, proto event.Proto, end func()) (untrack func()) {
+	f.mu.Lock()
+	f.active[id] = end
+	if proto == event.TCP {
+		f.tcpOpen++
+	}
+	f.mu.Unlock()
+	return func() {
+		f.mu.Lock()
+		delete(f.active, id)
+		if proto == event.TCP {
+			f.tcpOpen--
+		}
+		f.idle.Broadcast()
+		f.mu.Unlock()
+	}
+}
+
+// setEnd replaces the function that ends a tracked flow.
+func (f *Forwarder) setEnd(id uint64, end func()) {
+	f.mu.Lock()
+	if _, ok := f.active[id]; ok {
+		f.active[id] = end
+	}
+	f.mu.Unlock()
+}
+
+func (f *Forwarder) finish(fl *event.Flow, end event.End, err error) {
+	fl.Ended = time.Now()
+	fl.End = end
+	if err != nil {
+		fl.Err = err.Error()
+	}
+	f.cfg.Events(fl)
+}
+
+// HandleTCP decides and relays one TCP connection from src to dst. It
+// returns when the flow has ended.
+func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
+	fl := f.newFlow(event.TCP, src, dst)
+	d := f.cfg.Router.Route(event.TCP, dst)
+	switch d.Action {
+	case route.Deny:
+		in.Reset()
+		f.finish(fl, event.Denied, nil)
+		return
+	case route.Local:
+		svc := f.cfg.Services[d.Service]
+		if svc == nil {
+			in.Reset()
+			return
+		}
+		c, err := in.Accept()
+		if err != nil {
+			return
+		}
+		untrack := f.track(fl.ID, event.TCP, func() { c.Close() })
+		defer untrack()
+		svc.ServeTCP(f.ctx, netConn{c})
+		return
+	}
+	fl.Upstream = d.Dst
+	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
+	defer untrack()
+	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
+	if err != nil {
+		end := dialEnd(err)
+		switch end {
+		case event.Refused:
+			in.Reset()
+		case event.Unreachable:
+			in.Unreachable()
+		case event.Timeout:
+			in.Drop()
+		default:
+			in.Reset()
+		}
+		f.finish(fl, end, err)
+		return
+	}
+	inner, err := in.Accept()
+	if err != nil {
+		// The command gave up (or reset) while we were dialing.
+		up.Close()
+		f.finish(fl, event.Reset, err)
+		return
+	}
+	outer, ok := up.(Conn)
+	if !ok {
+		up.Close()
+		inner.Close()
+		f.finish(fl, event.Failed, errors.New("upstream conn cannot half-close"))
+		return
+	}
+	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
+	var tee Tee
+	if f.cfg.Tee != nil {
+		tee = f.cfg.Tee(fl)
+	}
+	res := Pipe(inner, outer, tee)
+	fl.Up, fl.Down = res.Up, res.Down
+	if f.ctx.Err() != nil && res.End != event.Closed {
+		res.End, res.Err = event.Aborted, nil
+	}
+	f.finish(fl, res.End, res.Err)
+}
+
+// dialEnd classifies a dial error by what the command should see.
+func dialEnd(err error) event.End {
+	switch {
+	case errors.Is(err, syscall.ECONNREFUSED):
+		return event.Refused
+	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
+		errors.Is(err, syscall.EADDRNOTAVAIL):
+		return event.Unreachable
+	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, os.ErrDeadlineExceeded),
+		errors.Is(err, context.DeadlineExceeded):
+		return event.Timeout
+	}
+	return event.Failed
+}
+
+// Drain waits until every open TCP flow has ended or ctx is done. Call it
+// after the command exited, for a grace time in which its connections
+// finish.
+func (f *Forwarder) Drain(ctx context.Context) {
+	stop := context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		f.idle.Broadcast()
+		f.mu.Unlock()
+	})
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for f.tcpOpen > 0 && ctx.Err() == nil {
+		f.idle.Wait()
+	}
+}
+
+// Close ends every flow still open (TCP flows are reported as aborted, UDP
+// flows as closed) and waits until all are reported, at most until ctx is
+// done.
+func (f *Forwarder) Close(ctx context.Context) {
+	f.cancel()
+	f.mu.Lock()
+	ends := make([]func(), 0, len(f.active))
+	for _, end := range f.active {
+		ends = append(ends, end)
+	}
+	f.mu.Unlock()
+	for _, end := range ends {
+		end()
+	}
+	stop := context.AfterFunc(ctx, func() {
+		f.mu.Lock()
+		f.idle.Broadcast()
+		f.mu.Unlock()
+	})
+	defer stop()
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	for len(f.active) > 0 && ctx.Err() == nil {
+		f.idle.Wait()
+	}
+}
+
+// netConn gives a relay Conn the net.Conn methods a Service expects.
+type netConn struct{ Conn }
+
+func (c netConn) LocalAddr() net.Addr                { return addrOf(c.Conn, true) }
+func (c netConn) RemoteAddr() net.Addr               { return addrOf(c.Conn, false) }
+func (c netConn) SetDeadline(t time.Time) error      { return deadline(c.Conn, t, 0) }
+func (c netConn) SetReadDeadline(t time.Time) error  { return deadline(c.Conn, t, 1) }
+func (c netConn) SetWriteDeadline(t time.Time) error { return deadline(c.Conn, t, 2) }
+
+func addrOf(c Conn, local bool) net.Addr {
+	if nc, ok := c.(net.Conn); ok {
+		if local {
+			return nc.LocalAddr()
+		}
+		return nc.RemoteAddr()
+	}
+	return nil
+}
+
+func deadline(c Conn, t time.Time, which int) error {
+	nc, ok := c.(net.Conn)
+	if !ok {
+		return errors.ErrUnsupported
+	}
+	switch which {
+	case 1:
+		return nc.SetReadDeadline(t)
+	case 2:
+		return nc.SetWriteDeadline(t)
+	}
+	return nc.SetDeadline(t)
+}

@@ -1,0 +1,143 @@
+package relay
+
+import (
+	"errors"
+	"net"
+	"net/netip"
+	"os"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/route"
+)
+
+// maxDatagram is the largest UDP payload (IPv4 65535 - 20 - 8; IPv6
+// jumbograms aside).
+const maxDatagram = 65507
+
+// HandleUDP relays one UDP flow: the datagrams between src and dst, over a
+// host socket of its own (a NAT entry), until the flow has been idle for the
+// idle timeout or the forwarder closes. inner is the command's side; the
+// handler owns it and closes it.
+func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
+	fl := f.newFlow(event.UDP, src, dst)
+	d := f.cfg.Router.Route(event.UDP, dst)
+	switch d.Action {
+	case route.Deny:
+		inner.Close()
+		f.finish(fl, event.Denied, nil)
+		return
+	case route.Local:
+		if svc := f.cfg.Services[d.Service]; svc != nil {
+			untrack := f.track(fl.ID, event.UDP, func() { inner.Close() })
+			defer untrack()
+			svc.ServeUDP(f.ctx, inner)
+			return
+		}
+		inner.Close()
+		return
+	}
+	if !f.admitUDP() {
+		inner.Close()
+		return
+	}
+	defer f.releaseUDP()
+	fl.Upstream = d.Dst
+	up, err := f.cfg.Dial(f.ctx, "udp", d.Dst.String())
+	if err != nil {
+		inner.Close()
+		f.finish(fl, dialEnd(err), err)
+		return
+	}
+	idle := f.cfg.UDPIdle
+	if dst.Port() == 53 {
+		idle = f.cfg.DNSIdle
+	}
+	var closing atomic.Bool
+	untrack := f.track(fl.ID, event.UDP, func() { closing.Store(true); inner.Close(); up.Close() })
+	defer untrack()
+	var tee Tee
+	if f.cfg.Tee != nil {
+		tee = f.cfg.Tee(fl)
+	}
+	end := f.pumpUDP(fl, inner, up, idle, tee)
+	if closing.Load() {
+		end = event.Closed
+	}
+	f.finish(fl, end, nil)
+}
+
+// pumpUDP copies datagrams both ways until neither side has sent anything
+// for idle. It returns how the flow ended.
+func (f *Forwarder) pumpUDP(fl *event.Flow, inner, up net.Conn, idle time.Duration, tee Tee) event.End {
+	var (
+		last    atomic.Int64 // unix nanos of the last datagram either way
+		refused atomic.Bool
+		wg      sync.WaitGroup
+		once    sync.Once
+	)
+	last.Store(time.Now().UnixNano())
+	stop := func() { once.Do(func() { inner.Close(); up.Close() }) }
+	pump := func(dst, src net.Conn, dir Direction, bytes, packets *int64) {
+		defer wg.Done()
+		defer stop()
+		buf := make([]byte, maxDatagram)
+		for {
+			src.SetReadDeadline(time.Unix(0, last.Load()).Add(idle))
+			n, err := src.Read(buf)
+			if err != nil {
+				if errors.Is(err, syscall.ECONNREFUSED) {
+					// An ICMP port unreachable from upstream: the host
+					// socket reports it on the next read. Keep the flow;
+					// the command may retry.
+					refused.Store(true)
+					continue
+				}
+				if errors.Is(err, os.ErrDeadlineExceeded) &&
+					time.Since(time.Unix(0, last.Load())) < idle {
+					continue // the other direction was active
+				}
+				return
+			}
+			last.Store(time.Now().UnixNano())
+			if tee != nil {
+				tee(dir, buf[:n])
+			}
+			atomic.AddInt64(bytes, int64(n))
+			atomic.AddInt64(packets, 1)
+			dst.Write(buf[:n])
+		}
+	}
+	wg.Add(2)
+	go pump(up, inner, Up, &fl.Up, &fl.PacketsUp)
+	go pump(inner, up, Down, &fl.Down, &fl.PacketsDown)
+	wg.Wait()
+	if refused.Load() && atomic.LoadInt64(&fl.PacketsDown) == 0 {
+		return event.Refused
+	}
+	return event.Idle
+}
+
+func (f *Forwarder) admitUDP() bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.udpOpen >= f.cfg.MaxUDPFlows {
+		if !f.udpFull {
+			f.udpFull = true
+			f.cfg.Events(&event.Notice{Time: time.Now(), Level: "warn",
+				Message: "UDP flow table full: datagrams of new flows are dropped until old flows expire"})
+		}
+		return false
+	}
+	f.udpOpen++
+	return true
+}
+
+func (f *Forwarder) releaseUDP() {
+	f.mu.Lock()
+	f.udpOpen--
+	f.mu.Unlock()
+}

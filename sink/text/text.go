@@ -1,0 +1,122 @@
+// Package text renders events as short human lines, one line per event,
+// each written with a single Write so that it never lands in the middle of
+// a line that another writer (the command, on the same terminal) wrote
+// whole.
+package text
+
+import (
+	"fmt"
+	"io"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/htapod/htapod/event"
+)
+
+// Sink writes event lines to W. It is safe for concurrent use.
+type Sink struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+// New returns a Sink that writes to w.
+func New(w io.Writer) *Sink { return &Sink{w: w} }
+
+// Handle renders one event. Events it does not know are skipped.
+func (s *Sink) Handle(e event.Event) {
+	line := Format(e)
+	if line == "" {
+		return
+	}
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	io.WriteString(s.w, line+"\n")
+}
+
+// Format renders one event as a line without the newline, or "" for events
+// that have no line. Fields are separated by at least two spaces; the first
+// is the kind (tcp, udp, dns, htapod) and, for flows, the last says how the
+// flow ended.
+func Format(e event.Event) string {
+	switch e := e.(type) {
+	case *event.Flow:
+		return formatFlow(e)
+	case *event.DNS:
+		return formatDNS(e)
+	case *event.Notice:
+		return "htapod  " + e.Level + ": " + e.Message
+	}
+	return ""
+}
+
+func formatFlow(f *event.Flow) string {
+	fields := []string{pad(string(f.Proto), 3), pad(f.Dst.String(), 21)}
+	if f.Name != "" {
+		fields = append(fields, f.Name)
+	}
+	if f.Upstream.IsValid() && f.Upstream != f.Dst {
+		fields = append(fields, "via "+f.Upstream.String())
+	}
+	fields = append(fields, "↑"+Size(f.Up), "↓"+Size(f.Down), Duration(f.Duration()))
+	end := string(f.End)
+	if f.Err != "" && f.End != event.Refused && f.End != event.Closed {
+		fields = append(fields, "("+f.Err+")")
+	}
+	fields = append(fields, end)
+	return strings.Join(fields, "  ")
+}
+
+func formatDNS(d *event.DNS) string {
+	answer := d.Rcode
+	if d.Rcode == "NOERROR" {
+		if len(d.Answers) == 0 {
+			answer = "(no records)"
+		} else {
+			a := make([]string, len(d.Answers))
+			for i, s := range d.Answers {
+				a[i] = strings.TrimSuffix(s, ".")
+			}
+			answer = strings.Join(a, ", ")
+		}
+	}
+	line := fmt.Sprintf("dns  %s %s → %s  %s", d.Name, d.Type, answer, Duration(d.Duration))
+	if d.Err != "" {
+		line += "  (" + d.Err + ")"
+	}
+	return line
+}
+
+func pad(s string, n int) string {
+	if len(s) >= n {
+		return s
+	}
+	return s + strings.Repeat(" ", n-len(s))
+}
+
+// Size renders a byte count the way people read it: 615 B, 12.4 KB, 3.1 MB.
+func Size(n int64) string {
+	switch {
+	case n < 1000:
+		return fmt.Sprintf("%d B", n)
+	case n < 1000*1000:
+		return fmt.Sprintf("%.1f KB", float64(n)/1000)
+	case n < 1000*1000*1000:
+		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+	}
+	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+}
+
+// Duration renders a duration with a precision that suits it: 0.4 ms,
+// 38 ms, 2.1 s.
+func Duration(d time.Duration) string {
+	switch {
+	case d < time.Millisecond:
+		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+	case d < time.Second:
+		return fmt.Sprintf("%d ms", d.Milliseconds())
+	case d < time.Minute:
+		return fmt.Sprintf("%.1f s", d.Seconds())
+	}
+	return d.Round(time.Second).String()
+}
