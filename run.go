@@ -84,18 +84,18 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	box, err := sandbox.Start(sandbox.Spec{
 		Argv: argv, Env: c.env, Root: c.root,
 		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds:  []sandbox.Bind{{Src: resolvConf, Dst: "/etc/resolv.conf"}},
-		Stdin:  c.stdin, Stdout: c.stdout, Stderr: c.stderr,
+		Binds: []sandbox.Bind{{Src: resolvConf, Dst: "/etc/resolv.conf"}},
+		Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr,
 	})
 	if err != nil {
 		return Status{Code: 125}, err
 	}
 	defer box.TUN.Close()
 	st, err := netstack.New(netstack.Config{
-		FD:  int(box.TUN.Fd()),
-		MTU: sandbox.DefaultMTU,
-		TCP: func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
-		UDP: func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
+		FD:     int(box.TUN.Fd()),
+		MTU:    sandbox.DefaultMTU,
+		TCP:    func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
+		UDP:    func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
 		Logger: c.logger,
 	})
 	if err != nil {

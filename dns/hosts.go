@@ -12,7 +12,7 @@ import (
 // hosts is a parsed hosts(5) file: names to addresses and back.
 type hosts struct {
 	byName map[string][]netip.Addr // keys are lower-case FQDNs with the dot
-	byPTR  map[string]string // reverse name (…in-addr.arpa.) to canonical name
+	byPTR  map[string]string       // reverse name (…in-addr.arpa.) to canonical name
 }
 
 // loadHosts reads path; a missing file is an empty table.
