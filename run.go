@@ -4,17 +4,12 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net"
-	"net/netip"
+	"io"
 	"os"
-	"path/filepath"
-	"strings"
 	"time"
 
-	mdns "github.com/miekg/dns"
-
-	"github.com/htapod/htapod/dns"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/netstack"
 	"github.com/htapod/htapod/relay"
 	"github.com/htapod/htapod/route"
@@ -25,9 +20,6 @@ import (
 // drainGrace is how long flows may go on after the command exited: its
 // sockets were closed by the kernel, and their FINs and RSTs are on the way.
 const drainGrace = 500 * time.Millisecond
-
-// hostResolvConf is where the host's resolver configuration is read from.
-const hostResolvConf = "/etc/resolv.conf"
 
 // Run runs argv in a box and returns its status when it has exited and
 // every report is written. err is non-nil only when htapod itself failed
@@ -44,9 +36,13 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	}
 	defer os.RemoveAll(runDir)
 
+	stdout, stderr, report, mux, err := r.outputs()
+	if err != nil {
+		return Status{Code: 125}, err
+	}
 	handlers := append([]event.Handler(nil), c.handlers...)
-	if c.report != nil {
-		handlers = append(handlers, text.New(c.report).Handle)
+	if report != nil {
+		handlers = append(handlers, text.New(report).Handle)
 	}
 	emit := func(e event.Event) {
 		for _, h := range handlers {
@@ -54,22 +50,7 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		}
 	}
 
-	hostConf, err := mdns.ClientConfigFromFile(hostResolvConf)
-	if err != nil {
-		hostConf = &mdns.ClientConfig{Servers: []string{"127.0.0.1"}, Port: "53"}
-		emit(&event.Notice{Time: time.Now(), Level: "warn",
-			Message: fmt.Sprintf("cannot read %s (%v): forwarding DNS to 127.0.0.1", hostResolvConf, err)})
-	}
-	resolvConf := filepath.Join(runDir, "resolv.conf")
-	if err := os.WriteFile(resolvConf, innerResolvConf(hostResolvConf), 0o644); err != nil {
-		return Status{Code: 125}, fmt.Errorf("write resolv.conf: %w", err)
-	}
-	resolver, err := dns.New(dns.Config{
-		Servers:   upstreams(hostConf),
-		HostsFile: "/etc/hosts",
-		Static:    map[string][]netip.Addr{HostName: c.hostMaps},
-		Events:    emit,
-	})
+	resolver, binds, err := r.resolver(runDir, emit)
 	if err != nil {
 		return Status{Code: 125}, err
 	}
@@ -84,9 +65,16 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	box, err := sandbox.Start(sandbox.Spec{
 		Argv: argv, Env: c.env, Root: c.root,
 		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds: []sandbox.Bind{{Src: resolvConf, Dst: "/etc/resolv.conf"}},
-		Stdin: c.stdin, Stdout: c.stdout, Stderr: c.stderr,
+		Binds: binds,
+		Stdin: c.stdin, Stdout: stdout, Stderr: stderr,
 	})
+	if mux != nil {
+		// The box has its copies of the pipes now (or failed); ours must
+		// go, so that the copy ends when the command's last writer exits.
+		closeIfPipe(stdout, c.stdout)
+		closeIfPipe(stderr, c.stderr)
+		defer mux.Wait(drainGrace)
+	}
 	if err != nil {
 		return Status{Code: 125}, err
 	}
@@ -103,10 +91,10 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		box.Wait()
 		return Status{Code: 125}, err
 	}
+	defer st.Close()
 	if err := box.Go(); err != nil {
 		box.Signal(os.Kill)
 		box.Wait()
-		st.Close()
 		return Status{Code: 125}, err
 	}
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
@@ -119,52 +107,44 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	fwd.Close(cctx)
 	cancel()
-	st.Close()
 	return status, werr
 }
 
-// router is the run's routing chain: the resolver's addresses, then the
-// user's mappings, then straight to the destination.
-func (r *Runner) router() route.Router {
-	rules := append([]route.Rule(nil), r.cfg.rules...)
-	for _, a := range r.cfg.hostMaps {
-		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		if a.Is6() {
-			lo = netip.IPv6Loopback()
-		}
-		rules = append(rules, route.Rule{From: netip.AddrPortFrom(a, 0), To: netip.AddrPortFrom(lo, 0)})
+// outputs decides the command's stdout and stderr and where report lines
+// go. When the report shares a non-terminal file with the command's stdout
+// or stderr, the command writes into a pipe that a lineout.Mux copies to
+// that file, so report lines fall between the command's lines.
+func (r *Runner) outputs() (stdout, stderr *os.File, report io.Writer, mux *lineout.Mux, err error) {
+	c := &r.cfg
+	stdout, stderr, report = c.stdout, c.stderr, c.report
+	rf, ok := c.report.(*os.File)
+	if !ok || lineout.IsTerminal(rf) {
+		return stdout, stderr, report, nil, nil
 	}
-	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, route.Map(rules, route.Direct))
-}
-
-func upstreams(c *mdns.ClientConfig) []string {
-	port := c.Port
-	if port == "" {
-		port = "53"
+	shareOut, shareErr := lineout.SameFile(rf, c.stdout), lineout.SameFile(rf, c.stderr)
+	if !shareOut && !shareErr {
+		return stdout, stderr, report, nil, nil
 	}
-	out := make([]string, 0, len(c.Servers))
-	for _, s := range c.Servers {
-		out = append(out, net.JoinHostPort(s, port))
-	}
-	return out
-}
-
-// innerResolvConf is the box's resolv.conf: htapod's resolver as the
-// nameserver, and the host's search and options lines, so that the
-// command's resolver behaves as the host's does.
-func innerResolvConf(hostPath string) []byte {
-	var b strings.Builder
-	b.WriteString("# Written by htapod: DNS goes to htapod's resolver, which asks the host's.\n")
-	fmt.Fprintf(&b, "nameserver %s\nnameserver %s\n", ResolverAddr4, ResolverAddr6)
-	if host, err := os.ReadFile(hostPath); err == nil {
-		for _, line := range strings.Split(string(host), "\n") {
-			f := strings.Fields(line)
-			if len(f) > 0 && (f[0] == "search" || f[0] == "domain" || f[0] == "options") {
-				b.WriteString(line + "\n")
-			}
+	mux = lineout.New(rf)
+	if shareOut {
+		if stdout, err = mux.Pipe(); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("create output pipe: %w", err)
 		}
 	}
-	return []byte(b.String())
+	if shareErr {
+		if lineout.SameFile(c.stdout, c.stderr) && shareOut {
+			stderr = stdout // one pipe keeps the command's own 2>&1 order
+		} else if stderr, err = mux.Pipe(); err != nil {
+			return nil, nil, nil, nil, fmt.Errorf("create output pipe: %w", err)
+		}
+	}
+	return stdout, stderr, mux, mux, nil
+}
+
+func closeIfPipe(f, orig *os.File) {
+	if f != nil && f != orig {
+		f.Close()
+	}
 }
 
 // inbound adapts a netstack TCP request to the relay's Inbound.

@@ -146,7 +146,7 @@ func (f *Forwarder) finish(fl *event.Flow, end event.End, err error) {
 	fl.Ended = time.Now()
 	fl.End = end
 	if err != nil {
-		fl.Err = err.Error()
+		fl.Err = errText(err)
 	}
 	f.cfg.Events(fl)
 }
@@ -312,4 +312,14 @@ func deadline(c Conn, t time.Time, which int) error {
 		return nc.SetWriteDeadline(t)
 	}
 	return nc.SetDeadline(t)
+}
+
+// errText is the short form of a flow's error: the system's word for it
+// ("network is unreachable") when there is one, not the whole chain.
+func errText(err error) string {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		return errno.Error()
+	}
+	return err.Error()
 }

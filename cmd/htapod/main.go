@@ -7,7 +7,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -97,12 +96,20 @@ func run(args []string) int {
 		}
 		argv = []string{shell}
 	}
-	opts, closeOut, err := o.libOptions()
+	opts, err := o.libOptions()
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "htapod: %v\n", err)
+		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
 		return 2
 	}
-	defer closeOut()
+	if o.output != "" {
+		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "htapod: cannot write the report: %v\n", err)
+			return 125
+		}
+		defer f.Close()
+		opts = append(opts, htapod.WithReport(f))
+	}
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
 	if err != nil {
 		reportFailure(err)
@@ -111,34 +118,25 @@ func run(args []string) int {
 	return status.Code
 }
 
-func (o *options) libOptions() ([]htapod.Option, func(), error) {
-	var opts []htapod.Option
-	var out io.Writer = os.Stderr
-	closeOut := func() {}
-	if o.output != "" {
-		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			return nil, nil, fmt.Errorf("open report file: %w", err)
-		}
-		out = f
-		closeOut = func() { f.Close() }
-	}
-	opts = append(opts, htapod.WithReport(out), htapod.AsRoot(o.root))
+// libOptions turns the flags into library options; the report file is
+// opened by the caller.
+func (o *options) libOptions() ([]htapod.Option, error) {
+	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root)}
 	for _, s := range o.mapHost {
 		a, err := netip.ParseAddr(s)
 		if err != nil {
-			return nil, nil, fmt.Errorf("--map-host %q: not an IP address", s)
+			return nil, fmt.Errorf("--map-host %q: not an IP address", s)
 		}
 		opts = append(opts, htapod.MapHost(a))
 	}
 	for _, s := range o.maps {
 		rule, err := parseMap(s)
 		if err != nil {
-			return nil, nil, err
+			return nil, err
 		}
 		opts = append(opts, htapod.Map(rule))
 	}
-	return opts, closeOut, nil
+	return opts, nil
 }
 
 // parseMap reads FROM=TO, each an IP or IP:PORT ([v6]:port).
