@@ -78,7 +78,7 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	if err != nil {
 		return Status{Code: 125}, err
 	}
-	defer box.TUN.Close()
+	defer box.Close()
 	st, err := netstack.New(netstack.Config{
 		FD:     int(box.TUN.Fd()),
 		MTU:    sandbox.DefaultMTU,

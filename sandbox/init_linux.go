@@ -26,6 +26,9 @@ const childFD = 3
 // of Docker's reexec.Init): the box's init is the same binary, started
 // again, and only Init knows it is one.
 func Init() {
+	if os.Getenv(envCloser) != "" {
+		runCloser()
+	}
 	if os.Getenv(envChild) == "" {
 		return
 	}
