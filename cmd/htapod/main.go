@@ -87,6 +87,10 @@ func run(args []string) int {
 			return doctor(os.Stdout)
 		case "demo":
 			return demo(os.Stderr)
+		case fetchCmd:
+			if len(argv) == 2 {
+				return fetch(argv[1])
+			}
 		}
 	}
 	if len(argv) == 0 {

@@ -107,10 +107,12 @@ func Size(n int64) string {
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
 }
 
-// Duration renders a duration with a precision that suits it: 0.4 ms,
-// 38 ms, 2.1 s.
+// Duration renders a duration with a precision that suits it: 42 µs,
+// 0.4 ms, 38 ms, 2.1 s.
 func Duration(d time.Duration) string {
 	switch {
+	case d < 100*time.Microsecond:
+		return fmt.Sprintf("%d µs", d.Microseconds())
 	case d < time.Millisecond:
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	case d < time.Second:
