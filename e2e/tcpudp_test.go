@@ -95,3 +95,20 @@ func TestConnectFailures(t *testing.T) {
 		})
 	}
 }
+
+// TestReset checks that a reset by the server reaches the client as a reset,
+// not as an orderly close, and is reported as one.
+func TestReset(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	addr := net.JoinHostPort(lab.WWW4, "8081")
+	e.ServeReset(addr)
+	argv := []string{"curl", "-sS", "--max-time", "10", "http://" + addr + "/"}
+	res := e.htapod(append([]string{"--"}, argv...)...)
+	// curl: 56 is "failure in receiving network data" (the reset); 52,
+	// "empty reply", would mean the reset became a FIN.
+	if res.ExitCode != 56 || !strings.Contains(string(res.Stderr), "reset by peer") {
+		t.Errorf("htapod -- %q: %v; want exit 56 and \"reset by peer\"", argv, res)
+	}
+	wantFlow(t, string(res.Stderr), "tcp", []string{addr}, "reset")
+}

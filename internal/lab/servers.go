@@ -151,6 +151,34 @@ func echoHalfClose(c net.Conn) {
 	c.Write(data)
 }
 
+// ServeReset runs a rude server on addr until the test ends: it accepts a
+// connection, waits for the first bytes from the client (a request), and
+// then aborts the connection with a TCP RST (close with SO_LINGER 0). A
+// client sees "connection reset by peer"; a relay that turns the RST into a
+// FIN makes it see an empty reply instead.
+func (l *Lab) ServeReset(addr string) {
+	l.tb.Helper()
+	ln := l.Listen("tcp", addr)
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return // closed by the cleanup
+			}
+			c.SetDeadline(time.Now().Add(10 * time.Second))
+			c.Read(make([]byte, 4096))
+			c.(*net.TCPConn).SetLinger(0)
+			c.Close()
+		}
+	}()
+	l.tb.Cleanup(func() {
+		ln.Close()
+		<-done
+	})
+}
+
 // ServeUDPEcho runs a UDP echo server on addr until the test ends: every
 // datagram goes back to its sender unchanged.
 func (l *Lab) ServeUDPEcho(addr string) {
