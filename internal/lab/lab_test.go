@@ -29,6 +29,7 @@ func TestClientsInLab(t *testing.T) {
 		want     string // stdout, exactly, or its fields if fields is set
 		fields   bool
 		stdin    []byte
+		stderr   string // stderr must contain this
 		maxTime  time.Duration
 	}{
 		{name: "curl by name", argv: []string{"curl", "-sS", "http://www.lab.test/"}, want: lab.IndexHTML},
@@ -45,12 +46,12 @@ func TestClientsInLab(t *testing.T) {
 		{name: "getent hosts file", argv: []string{"getent", "hosts", lab.HostsOnlyName}, want: lab.API4 + " " + lab.HostsOnlyName + " hosts-only", fields: true},
 		{name: "id", argv: []string{"id", "-u"}, want: strconv.Itoa(uid) + "\n"},
 		{
-			name: "unreachable is sealed", argv: []string{"curl", "-sS", "http://" + lab.Unreachable4 + "/"},
-			wantExit: 7, maxTime: 2 * time.Second,
+			name: "unreachable is sealed", argv: []string{"curl", "-v", "-sS", "http://" + lab.Unreachable4 + "/"},
+			wantExit: 7, maxTime: 2 * time.Second, stderr: "Network is unreachable",
 		},
 		{
-			name: "refused", argv: []string{"curl", "-sS", "http://" + lab.Nameless4 + "/"},
-			wantExit: 7, maxTime: 2 * time.Second,
+			name: "refused", argv: []string{"curl", "-v", "-sS", "http://" + lab.Nameless4 + "/"},
+			wantExit: 7, maxTime: 2 * time.Second, stderr: "Connection refused",
 		},
 	}
 	for _, tt := range tests {
@@ -67,6 +68,9 @@ func TestClientsInLab(t *testing.T) {
 			}
 			if tt.wantExit == 0 && got != tt.want {
 				t.Errorf("%q stdout = %q; want %q", tt.argv, res.Stdout, tt.want)
+			}
+			if !strings.Contains(string(res.Stderr), tt.stderr) {
+				t.Errorf("%q stderr lacks %q:\n%s", tt.argv, tt.stderr, res.Stderr)
 			}
 			if tt.maxTime > 0 && res.Duration > tt.maxTime {
 				t.Errorf("%q took %v; want at most %v", tt.argv, res.Duration, tt.maxTime)
