@@ -80,8 +80,12 @@ func (*Flow) Kind() string { return "flow" }
 // Duration is how long the flow lasted.
 func (f *Flow) Duration() time.Duration { return f.Ended.Sub(f.Start) }
 
-// DNS is emitted for each query that htapod's own resolver answered.
+// DNS is emitted for each query that htapod's own resolver answered, and
+// for each query/answer the DNS dissector saw on a flow to another server.
 type DNS struct {
+	// FlowID is the flow the query travelled on; 0 for htapod's resolver.
+	FlowID uint64
+	ID     uint16
 	// Server is the resolver address the command queried, Transport "udp" or "tcp".
 	Server    netip.AddrPort
 	Transport Proto

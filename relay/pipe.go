@@ -23,23 +23,14 @@ type Conn interface {
 	CloseWrite() error
 }
 
-// Direction of bytes in a flow.
-type Direction int
+// Direction of bytes in a flow (an alias of event.Direction).
+type Direction = event.Direction
 
 // Directions.
 const (
-	// Up is from the command to the destination.
-	Up Direction = iota
-	// Down is from the destination to the command.
-	Down
+	Up   = event.Up
+	Down = event.Down
 )
-
-func (d Direction) String() string {
-	if d == Up {
-		return "up"
-	}
-	return "down"
-}
 
 // Tee sees the bytes of a flow as they pass. b is only valid during the
 // call; the tee must copy what it keeps, and must return quickly: the relay
