@@ -1,0 +1,253 @@
+package relay
+
+import (
+	"errors"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"testing"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/htapod/htapod/event"
+)
+
+// testTimeout bounds every wait in these tests: a relay that hangs fails
+// the test instead of stalling the run.
+const testTimeout = 10 * time.Second
+
+var loopback4 = &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}
+
+// newTCPPair returns the two ends of a connected loopback TCP connection.
+// Both are closed at cleanup.
+func newTCPPair(tb testing.TB) (a, b *net.TCPConn) {
+	tb.Helper()
+	ln, err := net.ListenTCP("tcp", loopback4)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	defer ln.Close()
+	type accepted struct {
+		c   *net.TCPConn
+		err error
+	}
+	ch := make(chan accepted, 1)
+	go func() {
+		c, err := ln.AcceptTCP()
+		ch <- accepted{c, err}
+	}()
+	a, err = net.DialTCP("tcp", nil, ln.Addr().(*net.TCPAddr))
+	if err != nil {
+		tb.Fatalf("dial %v: %v", ln.Addr(), err)
+	}
+	r := <-ch
+	if r.err != nil {
+		a.Close()
+		tb.Fatalf("accept: %v", r.err)
+	}
+	tb.Cleanup(func() { a.Close(); r.c.Close() })
+	return a, r.c
+}
+
+// newUDPPair returns two loopback UDP sockets connected to each other:
+// each reads only the other's datagrams and writes without an address.
+func newUDPPair(tb testing.TB) (a, b *net.UDPConn) {
+	tb.Helper()
+	var fds [2]int
+	var addrs [2]unix.Sockaddr
+	for i := range fds {
+		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
+		if err != nil {
+			tb.Fatalf("socket: %v", err)
+		}
+		fds[i] = fd
+		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+			tb.Fatalf("bind: %v", err)
+		}
+		if addrs[i], err = unix.Getsockname(fd); err != nil {
+			tb.Fatalf("getsockname: %v", err)
+		}
+	}
+	conns := make([]*net.UDPConn, 2)
+	for i, fd := range fds {
+		if err := unix.Connect(fd, addrs[1-i]); err != nil {
+			tb.Fatalf("connect: %v", err)
+		}
+		f := os.NewFile(uintptr(fd), "udp")
+		c, err := net.FileConn(f)
+		f.Close()
+		if err != nil {
+			tb.Fatalf("file conn: %v", err)
+		}
+		conns[i] = c.(*net.UDPConn)
+	}
+	tb.Cleanup(func() { conns[0].Close(); conns[1].Close() })
+	return conns[0], conns[1]
+}
+
+// newTCPEcho starts a loopback TCP server that echoes each connection
+// until EOF, then half-closes and closes it. It returns its address.
+func newTCPEcho(tb testing.TB) *net.TCPAddr {
+	tb.Helper()
+	ln, err := net.ListenTCP("tcp", loopback4)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	var wg sync.WaitGroup
+	var mu sync.Mutex
+	conns := map[*net.TCPConn]bool{}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := ln.AcceptTCP()
+			if err != nil {
+				return
+			}
+			mu.Lock()
+			conns[c] = true
+			mu.Unlock()
+			wg.Add(1)
+			go func() {
+				defer wg.Done()
+				defer c.Close()
+				io.Copy(c, c)
+				c.CloseWrite()
+			}()
+		}
+	}()
+	tb.Cleanup(func() {
+		ln.Close()
+		mu.Lock()
+		for c := range conns {
+			c.Close()
+		}
+		mu.Unlock()
+		wg.Wait()
+	})
+	return ln.Addr().(*net.TCPAddr)
+}
+
+// newUDPEcho starts a loopback UDP server that sends every datagram back.
+func newUDPEcho(tb testing.TB) *net.UDPAddr {
+	tb.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatalf("listen udp: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		buf := make([]byte, 65535)
+		for {
+			n, from, err := c.ReadFromUDP(buf)
+			if err != nil {
+				if errors.Is(err, net.ErrClosed) {
+					return
+				}
+				continue
+			}
+			c.WriteToUDP(buf[:n], from)
+		}
+	}()
+	tb.Cleanup(func() { c.Close(); <-done })
+	return c.LocalAddr().(*net.UDPAddr)
+}
+
+// closedTCPPort returns a loopback address where nothing listens.
+func closedTCPPort(tb testing.TB) *net.TCPAddr {
+	tb.Helper()
+	ln, err := net.ListenTCP("tcp", loopback4)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	a := ln.Addr().(*net.TCPAddr)
+	ln.Close()
+	return a
+}
+
+// closedUDPPort returns a loopback address where no UDP socket is bound.
+func closedUDPPort(tb testing.TB) *net.UDPAddr {
+	tb.Helper()
+	c, err := net.ListenUDP("udp", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		tb.Fatalf("listen udp: %v", err)
+	}
+	a := c.LocalAddr().(*net.UDPAddr)
+	c.Close()
+	return a
+}
+
+// recorder collects events; safe for concurrent use.
+type recorder struct {
+	mu     sync.Mutex
+	events []event.Event
+	flowCh chan *event.Flow
+}
+
+func newRecorder(tb testing.TB) *recorder {
+	tb.Helper()
+	return &recorder{flowCh: make(chan *event.Flow, 64)}
+}
+
+func (r *recorder) handle(e event.Event) {
+	r.mu.Lock()
+	r.events = append(r.events, e)
+	r.mu.Unlock()
+	if f, ok := e.(*event.Flow); ok {
+		r.flowCh <- f
+	}
+}
+
+// flow waits for the next flow event.
+func (r *recorder) flow(tb testing.TB) *event.Flow {
+	tb.Helper()
+	select {
+	case f := <-r.flowCh:
+		return f
+	case <-time.After(testTimeout):
+		tb.Fatalf("no flow event within %v", testTimeout)
+		return nil
+	}
+}
+
+// noFlow checks that no flow event was emitted (so far).
+func (r *recorder) noFlow(tb testing.TB) {
+	tb.Helper()
+	select {
+	case f := <-r.flowCh:
+		tb.Errorf("unexpected flow event %+v", f)
+	default:
+	}
+}
+
+func (r *recorder) notices() []*event.Notice {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*event.Notice
+	for _, e := range r.events {
+		if n, ok := e.(*event.Notice); ok {
+			out = append(out, n)
+		}
+	}
+	return out
+}
+
+// start runs f in a goroutine and returns a channel closed when f returns.
+func start(f func()) <-chan struct{} {
+	done := make(chan struct{})
+	go func() { defer close(done); f() }()
+	return done
+}
+
+// await fails the test if done is not closed within testTimeout.
+func await(tb testing.TB, done <-chan struct{}, what string) {
+	tb.Helper()
+	select {
+	case <-done:
+	case <-time.After(testTimeout):
+		tb.Fatalf("%s did not return within %v", what, testTimeout)
+	}
+}
