@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"os/signal"
 	"syscall"
 
 	"golang.org/x/sys/unix"
@@ -19,6 +20,10 @@ type Box struct {
 	cmd  *exec.Cmd
 	sock *os.File
 	tty  int // the terminal given to the command as foreground, or -1
+	// sigs receives the signals htapod forwards, from before the box
+	// starts: a signal that arrives while the command starts is held and
+	// forwarded, instead of killing htapod and leaving the command behind.
+	sigs chan os.Signal
 }
 
 // Start creates the box and returns when it is ready: the TUN fd has
@@ -53,13 +58,15 @@ func Start(spec Spec) (*Box, error) {
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	cmd.ExtraFiles = []*os.File{child}
 	cmd.SysProcAttr = sysProcAttr(spec.Root)
-	b := &Box{cmd: cmd, sock: parent, tty: -1}
+	b := &Box{cmd: cmd, sock: parent, tty: -1, sigs: make(chan os.Signal, 16)}
+	signal.Notify(b.sigs, forwarded...)
 	if tty, ok := foregroundTTY(spec.Stdin); ok {
 		cmd.SysProcAttr.Foreground = true
 		cmd.SysProcAttr.Ctty = tty
 		b.tty = tty
 	}
 	if err := cmd.Start(); err != nil {
+		signal.Stop(b.sigs)
 		parent.Close()
 		return nil, &Error{Step: "create namespaces", Err: err, Hint: userNSHint(err)}
 	}
@@ -155,6 +162,7 @@ func (b *Box) Pid() int { return b.cmd.Process.Pid }
 func (b *Box) Signal(sig os.Signal) error { return b.cmd.Process.Signal(sig) }
 
 func (b *Box) kill() {
+	signal.Stop(b.sigs)
 	b.cmd.Process.Kill()
 	b.cmd.Wait()
 	b.sock.Close()

@@ -26,8 +26,7 @@ var forwarded = []os.Signal{syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, sys
 // and stops too, so the user's shell regains control; on `fg` it gives the
 // terminal back and continues the command.
 func (b *Box) Wait() (Status, error) {
-	sigs := make(chan os.Signal, 8)
-	signal.Notify(sigs, forwarded...)
+	sigs := b.sigs
 	defer signal.Stop(sigs)
 	done := make(chan struct{})
 	defer close(done)
