@@ -12,8 +12,11 @@ require (
 )
 
 require (
+	github.com/andybalholm/brotli v1.3.0
 	github.com/google/btree v1.1.2 // indirect
+	github.com/klauspost/compress v1.20.4
 	golang.org/x/exp v0.0.0-20250711185948-6ae5c78190dc // indirect
 	golang.org/x/net v0.57.0 // indirect
+	golang.org/x/text v0.40.0 // indirect
 	golang.org/x/time v0.15.0 // indirect
 )

@@ -1,0 +1,211 @@
+// Package http1 dissects HTTP/1.0 and HTTP/1.1 connections (RFC 9112):
+// it pairs requests with responses, in order, across keep-alive and
+// pipelining, removes chunked framing, decodes content codings and emits
+// one event.HTTP per exchange at each phase (request, response, done).
+//
+// After a 101 response to an Upgrade request it hands the connection to
+// the WebSocket dissector, or to H2C for "h2c"; after a 2xx response to
+// CONNECT the bytes are opaque and dissection stops quietly.
+package http1
+
+import (
+	"bytes"
+	"fmt"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/websocket"
+	"github.com/htapod/htapod/event"
+)
+
+// H2C makes the dissector of a connection that switched to HTTP/2 over
+// cleartext, by Upgrade or with the prior-knowledge preface (RFC 9113
+// §3.3). The HTTP/2 package sets it in its init; while it is nil such a
+// connection is no longer dissected, without an Unparsed event.
+var H2C func(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream
+
+// Dissector is the name of this dissector in event.Unparsed.
+const Dissector = "http/1"
+
+// maxQueue bounds how many requests may await their responses: each one
+// holds its head.
+const maxQueue = 64
+
+// h2Preface starts the HTTP/2 client connection preface (RFC 9113 §3.4).
+var h2Preface = []byte("PRI * HTTP/2.0\r\n")
+
+// stream is the HTTP/1 dissector of one connection.
+type stream struct {
+	meta  dissect.Meta
+	opts  dissect.Options // with the defaults filled in
+	given dissect.Options // as given, for the protocol after an upgrade
+	emit  dissect.Emit
+	seq   uint32
+	queue []*exchange // exchanges not yet done, in request order
+
+	up   upSide
+	down side
+
+	sub            dissect.Stream // the dissector after an upgrade
+	subUp, subDown bool           // which directions go to sub
+	subFailed      bool           // sub returned an error (and said so)
+	stopped        bool           // dissection ended quietly
+	closed         bool
+	err            error // dissection ended with this error
+}
+
+// side is the parser of one direction.
+type side struct {
+	head headBuf
+	body *bodyReader // the body being read, or nil between messages
+	cur  *exchange   // the exchange body belongs to
+}
+
+// upSide is the request direction. After a request that asks to leave
+// HTTP/1 (CONNECT, Upgrade) its bytes wait in hold for the response.
+type upSide struct {
+	side
+	holding *exchange
+	hold    []byte
+	holdT   time.Time
+}
+
+var _ dissect.Stream = (*stream)(nil)
+
+// New returns the HTTP/1 dissector of the flow meta. It reports to emit;
+// opts bound what it keeps (see dissect.Options). The returned Stream is
+// not safe for concurrent use, as dissect.Stream allows.
+func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
+	return &stream{meta: meta, opts: opts.Limits(), given: opts, emit: emit}
+}
+
+// Data implements dissect.Stream.
+func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
+	if s.err != nil {
+		return s.err
+	}
+	if s.stopped || s.closed {
+		return nil
+	}
+	var err error
+	if dir == event.Up {
+		err = s.upData(b, t)
+	} else {
+		err = s.downData(b, t)
+	}
+	if err != nil {
+		s.fail(err, t)
+	}
+	return err
+}
+
+// End implements dissect.Stream.
+func (s *stream) End(dir event.Direction, t time.Time) {
+	switch {
+	case s.err != nil || s.stopped || s.closed:
+	case dir == event.Up && s.subUp, dir == event.Down && s.subDown:
+		s.sub.End(dir, t)
+	case dir == event.Down:
+		// RFC 9112 §6.3: without Content-Length or chunked, a response
+		// body ends when the server closes the connection.
+		if s.down.body != nil && s.down.body.end() {
+			s.endResponse(t)
+		}
+	}
+}
+
+// Close implements dissect.Stream. Exchanges still open are emitted done
+// with Err saying what was missing.
+func (s *stream) Close(t time.Time) {
+	if s.closed {
+		return
+	}
+	s.closed = true
+	if s.sub != nil {
+		s.sub.Close(t)
+	}
+	if s.err == nil && s.down.body != nil && s.down.body.end() {
+		s.endResponse(t)
+	}
+	for _, x := range slices.Clone(s.queue) {
+		why := "request body cut short"
+		switch {
+		case !x.respHead:
+			why = "connection closed before the response"
+		case !x.respDone:
+			why = "response body cut short"
+		}
+		s.done(x, t, why)
+	}
+}
+
+// fail ends dissection with err at t: open exchanges are emitted done and
+// an Unparsed event says why (unless the upgraded dissector already did).
+func (s *stream) fail(err error, t time.Time) {
+	s.err = err
+	for _, x := range slices.Clone(s.queue) {
+		s.done(x, t, "not dissected further: "+err.Error())
+	}
+	if !s.subFailed {
+		s.emit(&event.Unparsed{FlowID: s.meta.FlowID, Time: t, Dissector: Dissector, Reason: err.Error()})
+	}
+}
+
+// stop ends dissection quietly: the rest of the connection is not HTTP/1
+// (a CONNECT tunnel, an upgrade nobody dissects).
+func (s *stream) stop(t time.Time) {
+	s.stopped = true
+	for _, x := range slices.Clone(s.queue) {
+		s.done(x, t, "")
+	}
+}
+
+// toSub passes bytes to the dissector after an upgrade.
+func (s *stream) toSub(dir event.Direction, b []byte, t time.Time) error {
+	if len(b) == 0 {
+		return nil
+	}
+	if err := s.sub.Data(dir, b, t); err != nil {
+		s.subFailed = true
+		return err
+	}
+	return nil
+}
+
+// switchTo hands the connection to the dissector of proto. It returns
+// false, having stopped dissection, when there is none.
+func (s *stream) switchTo(proto string, t time.Time) bool {
+	switch {
+	case proto == "websocket":
+		s.sub = websocket.New(s.meta, s.given, s.emit)
+	case proto == "h2c" && H2C != nil:
+		s.sub = H2C(s.meta, s.given, s.emit)
+	}
+	if s.sub == nil {
+		s.stop(t)
+		return false
+	}
+	s.subDown = true
+	return true
+}
+
+// upgradeProto is the protocol a 101 response switched to, lower case and
+// without its version ("websocket", "h2c").
+func upgradeProto(h []event.Header) string {
+	up := list(h, "Upgrade")
+	if len(up) == 0 {
+		return ""
+	}
+	p, _, _ := strings.Cut(up[0], "/")
+	return strings.ToLower(trimOWS(p))
+}
+
+// isPreface says head starts the HTTP/2 prior-knowledge preface.
+func isPreface(head []byte) bool { return bytes.HasPrefix(head, h2Preface) }
+
+// errQueue is the error of a client that pipelines too many requests.
+func errQueue() error {
+	return fmt.Errorf("more than %d requests await their responses: %w", maxQueue, dissect.ErrTooLarge)
+}
