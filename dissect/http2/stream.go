@@ -1,0 +1,136 @@
+package http2
+
+import (
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/htapod/htapod/event"
+)
+
+// stream is one exchange: the event being built and the state of both
+// halves.
+type stream struct {
+	ev event.HTTP
+	// reqHead and respHead say PhaseRequest and PhaseResponse were
+	// emitted; reqEnded and respEnded that each side sent END_STREAM.
+	reqHead, respHead   bool
+	reqEnded, respEnded bool
+	req, resp           body
+	// grpc is set once a head says the exchange is a gRPC call.
+	grpc *grpcCall
+}
+
+// newStream tracks a new exchange on stream id that began at start.
+func (c *conn) newStream(id uint32, start time.Time) *stream {
+	st := &stream{
+		ev: event.HTTP{
+			FlowID: c.meta.FlowID,
+			Seq:    id,
+			Proto:  c.proto,
+			Scheme: "http",
+			Start:  start,
+			Server: c.meta.Dst,
+		},
+		req:  body{limit: c.opts.BodyLimit},
+		resp: body{limit: c.opts.BodyLimit},
+	}
+	if c.meta.TLS {
+		st.ev.Scheme = "https"
+	}
+	c.streams[id] = st
+	return st
+}
+
+// request applies a request header block (HEADERS or PUSH_PROMISE).
+// Pseudo-header fields (RFC 9113 section 8.3.1) fill Method, Scheme,
+// Authority and Path; the rest are ReqHeader.
+func (st *stream) request(b *block) {
+	for _, h := range b.pseudo {
+		switch h.Name {
+		case ":method":
+			st.ev.Method = h.Value
+		case ":scheme":
+			st.ev.Scheme = h.Value
+		case ":authority":
+			st.ev.Authority = h.Value
+		case ":path":
+			st.ev.Path = h.Value
+		}
+	}
+	if st.ev.Authority == "" {
+		// RFC 9113 section 8.3.1: a request translated from HTTP/1.1
+		// may carry Host instead of :authority.
+		st.ev.Authority = headerValue(b.fields, "host")
+	}
+	st.ev.ReqHeader = b.fields
+	st.reqHead = true
+	st.req.head(b.fields)
+	if isGRPC(st.req.ev.ContentType) {
+		st.grpc = newGRPCCall(st.ev.Path)
+	}
+}
+
+// response applies the final response head.
+func (st *stream) response(b *block, status int) {
+	st.ev.Status = status
+	st.ev.RespHeader = b.fields
+	st.ev.RespStart = b.start
+	st.respHead = true
+	st.resp.head(b.fields)
+	if st.grpc == nil && isGRPC(st.resp.ev.ContentType) {
+		st.grpc = newGRPCCall(st.ev.Path)
+	}
+}
+
+// statusOf returns the :status of a response head, or 0 when it is
+// missing or not a three-digit number.
+func statusOf(pseudo []event.Header) int {
+	for _, h := range pseudo {
+		if h.Name != ":status" {
+			continue
+		}
+		n, err := strconv.Atoi(h.Value)
+		if err != nil || len(h.Value) != 3 {
+			return 0
+		}
+		return n
+	}
+	return 0
+}
+
+// headerValue returns the value of the first field named name
+// (case-insensitively), or "".
+func headerValue(hs []event.Header, name string) string {
+	for _, h := range hs {
+		if strings.EqualFold(h.Name, name) {
+			return h.Value
+		}
+	}
+	return ""
+}
+
+// emitPhase emits a fresh copy of st's event at phase. Slices in the copy
+// are only ever appended to afterwards, never changed in place.
+func (c *conn) emitPhase(st *stream, phase event.HTTPPhase) {
+	ev := st.ev
+	ev.Phase = phase
+	ev.ReqBody = st.req.snapshot()
+	ev.RespBody = st.resp.snapshot()
+	c.emit(&ev)
+}
+
+// finish ends st at t: its bodies are complete unless why says how the
+// exchange was cut short. It emits PhaseDone and forgets the stream.
+func (c *conn) finish(st *stream, t time.Time, why string) {
+	delete(c.streams, st.ev.Seq)
+	complete := why == ""
+	st.req.end(complete && st.reqEnded)
+	st.resp.end(complete && st.respEnded)
+	st.ev.End = t
+	st.ev.Err = why
+	if st.grpc != nil {
+		st.ev.GRPC = st.grpc.result(st.ev.RespHeader, st.ev.RespTrailer)
+	}
+	c.emitPhase(st, event.PhaseDone)
+}
