@@ -15,7 +15,7 @@ import (
 
 // headBuf collects one message head (start line and field lines, up to
 // and including the empty line) from chunks of any size. It keeps at most
-// max bytes: a head that does not end within max bytes is ErrTooLarge.
+// limit bytes: a head that does not end within limit bytes is ErrTooLarge.
 type headBuf struct {
 	buf  []byte
 	scan int       // offset in buf where the search for the end resumes
@@ -28,7 +28,7 @@ type headBuf struct {
 // RFC 9112 §2.2 "a server that is expecting to receive and parse a
 // request-line SHOULD ignore at least one empty line (CRLF) received prior
 // to the request-line"; we do the same for status lines.
-func (h *headBuf) take(b []byte, t time.Time, max int) (head []byte, n int, err error) {
+func (h *headBuf) take(b []byte, t time.Time, limit int) (head []byte, n int, err error) {
 	if len(h.buf) == 0 {
 		for n < len(b) && (b[n] == '\r' || b[n] == '\n') {
 			n++
@@ -39,30 +39,42 @@ func (h *headBuf) take(b []byte, t time.Time, max int) (head []byte, n int, err 
 		}
 		h.t = t
 		if end, _ := headEnd(b, 0); end > 0 {
-			if end > max {
-				return nil, n, errTooLarge(max)
+			if end > limit {
+				return nil, n, errTooLarge(limit)
 			}
 			return b[:end], n + end, nil
 		}
-		if len(b) > max {
-			return nil, n, errTooLarge(max)
+		if len(b) >= limit {
+			return nil, n, errTooLarge(limit)
 		}
+		h.grow(len(b), limit)
 		h.buf = append(h.buf, b...)
 		_, h.scan = headEnd(h.buf, 0)
 		return nil, n + len(b), nil
 	}
 	prev := len(h.buf)
-	k := min(len(b), max-prev)
+	k := min(len(b), limit-prev)
+	h.grow(k, limit)
 	h.buf = append(h.buf, b[:k]...)
 	end, scan := headEnd(h.buf, h.scan)
 	if end > 0 {
 		return h.buf[:end], n + end - prev, nil
 	}
 	h.scan = scan
-	if len(h.buf) >= max {
-		return nil, n + k, errTooLarge(max)
+	if len(h.buf) >= limit {
+		return nil, n + k, errTooLarge(limit)
 	}
 	return nil, n + k, nil
+}
+
+// grow makes room for n more bytes, doubling the buffer (from 4 KiB, up
+// to limit) so that a head fed a byte at a time costs O(limit) allocations.
+func (h *headBuf) grow(n, limit int) {
+	if len(h.buf)+n <= cap(h.buf) {
+		return
+	}
+	c := max(min(max(2*cap(h.buf), 4<<10), limit), len(h.buf)+n)
+	h.buf = append(make([]byte, 0, c), h.buf...)
 }
 
 // reset forgets the head just taken. A large buffer is dropped so that an
@@ -79,8 +91,8 @@ func (h *headBuf) reset() {
 // pending says a head has begun but not ended.
 func (h *headBuf) pending() bool { return len(h.buf) > 0 }
 
-func errTooLarge(max int) error {
-	return fmt.Errorf("message head exceeds %d bytes: %w", max, dissect.ErrTooLarge)
+func errTooLarge(limit int) error {
+	return fmt.Errorf("message head exceeds %d bytes: %w", limit, dissect.ErrTooLarge)
 }
 
 // headEnd finds the empty line that ends a head in b, looking from offset
