@@ -240,4 +240,3 @@ func hasHeader(h []event.Header, name, value string) bool {
 	}
 	return false
 }
-
