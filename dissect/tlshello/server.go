@@ -1,0 +1,101 @@
+package tlshello
+
+import (
+	"errors"
+	"fmt"
+
+	"golang.org/x/crypto/cryptobyte"
+
+	"github.com/htapod/htapod/dissect"
+)
+
+// serverHello is what a passthrough flow's ServerHello says in the clear.
+type serverHello struct {
+	// version is the negotiated version: supported_versions' selected
+	// version when present (TLS 1.3), else legacy_version.
+	version uint16
+	// alpn is the protocol the server selected; always "" for TLS 1.3,
+	// where ALPN travels in the encrypted EncryptedExtensions.
+	alpn string
+}
+
+// parseServerHello parses the ServerHello at the start of b, the server's
+// byte stream, with the same errors as Parse. A HelloRetryRequest is a
+// ServerHello too (RFC 8446 §4.1.4) and says TLS 1.3 just as well.
+func parseServerHello(b []byte) (*serverHello, error) {
+	msg, _, err := firstHandshake(b, typeServerHello)
+	if err != nil {
+		return nil, err
+	}
+	sh, err := parseServerHelloBody(msg)
+	if err != nil {
+		return nil, fmt.Errorf("%w: ServerHello: %w", dissect.ErrMalformed, err)
+	}
+	return sh, nil
+}
+
+// parseServerHelloBody parses a ServerHello message body (RFC 8446 §4.1.3;
+// extensions may be absent before TLS 1.3).
+func parseServerHelloBody(msg []byte) (*serverHello, error) {
+	s := cryptobyte.String(msg)
+	sh := new(serverHello)
+	var sessionID cryptobyte.String
+	var suite uint16
+	var compression uint8
+	if !s.ReadUint16(&sh.version) || !s.Skip(32) ||
+		!s.ReadUint8LengthPrefixed(&sessionID) ||
+		!s.ReadUint16(&suite) || !s.ReadUint8(&compression) {
+		return nil, errors.New("short message")
+	}
+	if s.Empty() {
+		return sh, nil
+	}
+	var exts cryptobyte.String
+	if !s.ReadUint16LengthPrefixed(&exts) || !s.Empty() {
+		return nil, errors.New("bad extensions block")
+	}
+	for !exts.Empty() {
+		var typ uint16
+		var data cryptobyte.String
+		if !exts.ReadUint16(&typ) || !exts.ReadUint16LengthPrefixed(&data) {
+			return nil, errors.New("bad extension")
+		}
+		switch typ {
+		case extSupportedVersions:
+			// The server's form is one selected_version (§4.2.1).
+			if !data.ReadUint16(&sh.version) || !data.Empty() {
+				return nil, errors.New("bad supported_versions extension")
+			}
+		case extALPN:
+			// "The "ProtocolNameList" MUST contain exactly one
+			// "ProtocolName"." (RFC 7301 §3.1)
+			protos, err := parseALPN(data)
+			if err != nil {
+				return nil, err
+			}
+			if len(protos) != 1 {
+				return nil, fmt.Errorf("server selected %d ALPN protocols", len(protos))
+			}
+			sh.alpn = protos[0]
+		}
+	}
+	return sh, nil
+}
+
+// VersionName names a TLS version: "TLS 1.3", "TLS 1.2", …, "SSL 3.0",
+// or "0x7f1c" for one it does not know (drafts, GREASE).
+func VersionName(v uint16) string {
+	switch v {
+	case 0x0300:
+		return "SSL 3.0"
+	case 0x0301:
+		return "TLS 1.0"
+	case 0x0302:
+		return "TLS 1.1"
+	case 0x0303:
+		return "TLS 1.2"
+	case 0x0304:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
