@@ -1,0 +1,117 @@
+package http1_test
+
+import (
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/http1"
+	"github.com/htapod/htapod/event"
+)
+
+// fakeH2 records what the HTTP/1 dissector hands to H2C.
+type fakeH2 struct {
+	up, down strings.Builder
+	ends     []event.Direction
+	closed   bool
+}
+
+func (f *fakeH2) Data(dir event.Direction, b []byte, _ time.Time) error {
+	if dir == event.Up {
+		f.up.Write(b)
+	} else {
+		f.down.Write(b)
+	}
+	return nil
+}
+
+func (f *fakeH2) End(dir event.Direction, _ time.Time) { f.ends = append(f.ends, dir) }
+func (f *fakeH2) Close(time.Time)                      { f.closed = true }
+
+// withH2C sets http1.H2C to make fakes for the test, recorded in *got.
+func withH2C(t *testing.T, got *[]*fakeH2) {
+	t.Helper()
+	old := http1.H2C
+	http1.H2C = func(dissect.Meta, dissect.Options, dissect.Emit) dissect.Stream {
+		f := new(fakeH2)
+		*got = append(*got, f)
+		return f
+	}
+	t.Cleanup(func() { http1.H2C = old })
+}
+
+// TestH2CHandoff checks what H2C gets after an Upgrade to h2c (also when
+// the upgrade request has a body) and with the prior-knowledge preface.
+func TestH2CHandoff(t *testing.T) {
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+	const settings = "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	upgradeReq := "POST /up HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade, HTTP2-Settings\r\n" +
+		"Upgrade: h2c\r\nHTTP2-Settings: AAMAAABkAAQCAAAAAAIAAAAA\r\nContent-Length: 4\r\n\r\n"
+	tests := []struct {
+		name         string
+		script       []step
+		up, down     string
+		wantHTTPDone int
+	}{
+		{"upgrade", []step{up(upgradeReq + "body"), down("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + settings), up(preface + settings), endUp},
+			preface + settings, settings, 1},
+		{"101 before the request body ends", []step{up(upgradeReq + "bo"), down("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + settings), up("dy" + preface)},
+			preface, settings, 1},
+		{"prior knowledge", []step{up(preface + settings), down(settings + settings), endDown},
+			preface + settings, settings + settings, 0},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			for _, sp := range splitters() {
+				var fakes []*fakeH2
+				withH2C(t, &fakes)
+				evs, err := run(t, testMeta, dissect.Options{}, tc.script, sp.split)
+				if err != nil {
+					t.Fatalf("fed %s: %v", sp.name, err)
+				}
+				if len(fakes) != 1 {
+					t.Fatalf("fed %s: H2C called %d times; want once", sp.name, len(fakes))
+				}
+				f := fakes[0]
+				if f.up.String() != tc.up || f.down.String() != tc.down || !f.closed {
+					t.Errorf("fed %s: H2C got up %q down %q closed %v; want %q %q true", sp.name, f.up.String(), f.down.String(), f.closed, tc.up, tc.down)
+				}
+				dones := 0
+				for _, e := range evs {
+					if h, ok := e.(*event.HTTP); ok && h.Phase == event.PhaseDone {
+						dones++
+						if h.Upgrade != "h2c" || h.Status != 101 || h.Err != "" || h.ReqBody.Size != 4 {
+							t.Errorf("fed %s: done %+v; want upgrade h2c, 101, a 4-byte request body", sp.name, h)
+						}
+					}
+				}
+				if dones != tc.wantHTTPDone {
+					t.Errorf("fed %s: %d exchanges done; want %d", sp.name, dones, tc.wantHTTPDone)
+				}
+			}
+		})
+	}
+}
+
+// TestEarlyWebSocketFrames checks that frames a client sends before the
+// 101 arrives reach the WebSocket dissector, and that what a client sends
+// before the answer to CONNECT is bounded.
+func TestEarlyWebSocketFrames(t *testing.T) {
+	script := []step{
+		up("GET /ws HTTP/1.1\r\nHost: example.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n" +
+			"\x81\x85\x37\xfa\x21\x3d\x7f\x9f\x4d\x51\x58"),
+		down("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n\x81\x02ok"),
+	}
+	got := runAll(t, testMeta, dissect.Options{}, script)
+	if !strings.Contains(got, `websocket +1ms up text size=5 data="Hello"`) || !strings.Contains(got, `websocket +2ms down text size=2 data="ok"`) {
+		t.Errorf("events:\n%s\nwant the early Hello and the server's ok", got)
+	}
+
+	connect := []step{up("CONNECT example.test:443 HTTP/1.1\r\n\r\n" + strings.Repeat("\x17", 5000))}
+	evs, err := run(t, testMeta, dissect.Options{MaxHeaderBytes: 4096}, connect, splitters()[0].split)
+	if !errors.Is(err, dissect.ErrTooLarge) {
+		t.Errorf("5000 bytes before the answer to CONNECT: %v; want ErrTooLarge\n%s", err, render(evs, nil))
+	}
+}
