@@ -20,14 +20,17 @@
 package htapod
 
 import (
+	"crypto/x509"
 	"io"
 	"log/slog"
 	"net/netip"
 	"os"
 
+	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/tlsmitm"
 )
 
 // Init takes over when this binary was re-executed as a box's init, and
@@ -54,6 +57,14 @@ const HostName = "host.htapod.internal"
 type Option func(*config)
 
 type config struct {
+	intercept   bool
+	authority   *tlsmitm.Authority
+	upstreamCAs []*x509.Certificate
+	insecure    bool
+	keyLog      io.Writer
+	passthrough []string
+	dissect     dissect.Options
+
 	report   io.Writer
 	handlers []event.Handler
 	rules    []route.Rule
@@ -65,6 +76,38 @@ type config struct {
 	env      []string
 	logger   *slog.Logger
 }
+
+// InterceptTLS turns TLS interception on or off (default on). Off, TLS
+// flows are relayed untouched and reported by their ClientHello.
+func InterceptTLS(on bool) Option { return func(c *config) { c.intercept = on } }
+
+// WithAuthority signs the leaf certificates with a CA the caller keeps
+// (see tlsmitm.LoadAuthority), instead of a fresh per-run CA.
+func WithAuthority(a *tlsmitm.Authority) Option { return func(c *config) { c.authority = a } }
+
+// TrustUpstream adds CAs that real servers may chain to, besides the
+// host's system roots.
+func TrustUpstream(certs ...*x509.Certificate) Option {
+	return func(c *config) { c.upstreamCAs = append(c.upstreamCAs, certs...) }
+}
+
+// InsecureUpstream skips verification of the real servers' certificates.
+func InsecureUpstream(on bool) Option { return func(c *config) { c.insecure = on } }
+
+// KeyLog writes the TLS secrets of both legs of every intercepted flow to
+// w, in the NSS key log format that Wireshark reads.
+func KeyLog(w io.Writer) Option { return func(c *config) { c.keyLog = w } }
+
+// Passthrough relays TLS flows to server names matching any pattern
+// untouched (still reported by SNI and bytes). Patterns are host globs:
+// "*.pinned.test", "api.example.com".
+func Passthrough(patterns ...string) Option {
+	return func(c *config) { c.passthrough = append(c.passthrough, patterns...) }
+}
+
+// BodyLimit sets how many decoded body bytes an event carries (the rest
+// is counted); 0 means dissect.DefaultBodyLimit, negative none.
+func BodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n } }
 
 // WithReport writes a human line per event to w (nil: no report).
 func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }
@@ -107,7 +150,7 @@ type Runner struct{ cfg config }
 
 // New returns a Runner.
 func New(opts ...Option) *Runner {
-	c := config{stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.Environ(),
+	c := config{intercept: true, stdin: os.Stdin, stdout: os.Stdout, stderr: os.Stderr, env: os.Environ(),
 		logger: slog.New(slog.DiscardHandler)}
 	for _, o := range opts {
 		o(&c)

@@ -6,9 +6,11 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"strings"
 	"time"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/dissect/pick"
 	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/netstack"
 	"github.com/htapod/htapod/relay"
@@ -54,18 +56,26 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	if err != nil {
 		return Status{Code: 125}, err
 	}
+	interceptor, trustBinds, trustEnv, err := r.tlsSetup(runDir)
+	if err != nil {
+		return Status{Code: 125}, fmt.Errorf("prepare TLS interception: %w", err)
+	}
 	fwd := relay.New(relay.Config{
-		Router:   r.router(),
-		Services: map[route.Service]relay.Service{route.DNS: resolver},
-		Events:   emit,
-		Name:     resolver.Name,
-		Logger:   c.logger,
+		Router:      r.router(),
+		Services:    map[route.Service]relay.Service{route.DNS: resolver},
+		Events:      emit,
+		Name:        resolver.Name,
+		TLS:         interceptor,
+		Passthrough: r.passthrough(),
+		Dissect:     pick.Stream(c.dissect),
+		DissectUDP:  pick.Datagrams(c.dissect),
+		Logger:      c.logger,
 	})
 
 	box, err := sandbox.Start(sandbox.Spec{
-		Argv: argv, Env: c.env, Root: c.root,
+		Argv: argv, Env: mergeEnv(c.env, trustEnv), Root: c.root,
 		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds: binds,
+		Binds: append(binds, trustBinds...),
 		Stdin: c.stdin, Stdout: stdout, Stderr: stderr,
 	})
 	if mux != nil {
@@ -145,6 +155,27 @@ func closeIfPipe(f, orig *os.File) {
 	if f != nil && f != orig {
 		f.Close()
 	}
+}
+
+// mergeEnv returns env with the variables of set replacing those of the
+// same name.
+func mergeEnv(env, set []string) []string {
+	if len(set) == 0 {
+		return env
+	}
+	names := map[string]bool{}
+	for _, kv := range set {
+		k, _, _ := strings.Cut(kv, "=")
+		names[k] = true
+	}
+	out := make([]string, 0, len(env)+len(set))
+	for _, kv := range env {
+		k, _, _ := strings.Cut(kv, "=")
+		if !names[k] {
+			out = append(out, kv)
+		}
+	}
+	return append(out, set...)
 }
 
 // inbound adapts a netstack TCP request to the relay's Inbound.

@@ -12,8 +12,10 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/tlsmitm"
 )
 
 // Inbound is a TCP connection the command is opening, held at the SYN.
@@ -48,8 +50,16 @@ type Config struct {
 	Events event.Handler
 	// Name returns the DNS name the command used for an address, or "".
 	Name func(netip.Addr) string
-	// Tee sees every forwarded flow's bytes; nil means none.
-	Tee func(f *event.Flow) Tee
+	// TLS intercepts TLS flows (any port); nil relays them untouched.
+	TLS *tlsmitm.Interceptor
+	// Passthrough says which TLS server names are relayed untouched even
+	// when TLS is set (pinned clients); nil means none.
+	Passthrough func(sni string) bool
+	// Dissect picks the dissector of a TCP flow from its metadata and its
+	// first bytes (plaintext when intercepted); nil or a nil result means
+	// none. DissectUDP does the same for UDP flows.
+	Dissect    func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
+	DissectUDP func(meta dissect.Meta, emit dissect.Emit) (dissect.Datagrams, string)
 	// UDPIdle and DNSIdle are the idle timeouts of UDP flows (DNSIdle for
 	// port 53); zero means 60 s and 10 s.
 	UDPIdle, DNSIdle time.Duration
@@ -149,77 +159,6 @@ func (f *Forwarder) finish(fl *event.Flow, end event.End, err error) {
 		fl.Err = errText(err)
 	}
 	f.cfg.Events(fl)
-}
-
-// HandleTCP decides and relays one TCP connection from src to dst. It
-// returns when the flow has ended.
-func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
-	fl := f.newFlow(event.TCP, src, dst)
-	d := f.cfg.Router.Route(event.TCP, dst)
-	switch d.Action {
-	case route.Deny:
-		in.Reset()
-		f.finish(fl, event.Denied, nil)
-		return
-	case route.Local:
-		svc := f.cfg.Services[d.Service]
-		if svc == nil {
-			in.Reset()
-			return
-		}
-		c, err := in.Accept()
-		if err != nil {
-			return
-		}
-		untrack := f.track(fl.ID, event.TCP, func() { c.Close() })
-		defer untrack()
-		svc.ServeTCP(f.ctx, netConn{c})
-		return
-	}
-	fl.Upstream = d.Dst
-	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
-	defer untrack()
-	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
-	if err != nil {
-		end := dialEnd(err)
-		switch end {
-		case event.Refused:
-			in.Reset()
-		case event.Unreachable:
-			in.Unreachable()
-		case event.Timeout:
-			in.Drop()
-		default:
-			in.Reset()
-		}
-		f.finish(fl, end, err)
-		return
-	}
-	inner, err := in.Accept()
-	if err != nil {
-		// The command gave up (or reset) while we were dialing.
-		up.Close()
-		f.finish(fl, event.Reset, err)
-		return
-	}
-	outer, ok := up.(Conn)
-	if !ok {
-		up.Close()
-		inner.Close()
-		f.finish(fl, event.Failed, errors.New("upstream conn cannot half-close"))
-		return
-	}
-	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
-	var tee Tee
-	if f.cfg.Tee != nil {
-		tee = f.cfg.Tee(fl)
-	}
-	res := Pipe(inner, outer, tee)
-	fl.Up, fl.Down = res.Up, res.Down
-	if f.ctx.Err() != nil && res.End != event.Closed {
-		res.End, res.Err = event.Aborted, nil
-	}
-	f.finish(fl, res.End, res.Err)
 }
 
 // dialEnd classifies a dial error by what the command should see.

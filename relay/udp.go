@@ -10,6 +10,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/route"
 )
@@ -60,10 +61,18 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 	untrack := f.track(fl.ID, event.UDP, func() { closing.Store(true); inner.Close(); up.Close() })
 	defer untrack()
 	var tee Tee
-	if f.cfg.Tee != nil {
-		tee = f.cfg.Tee(fl)
+	var fd *feeder
+	if f.cfg.DissectUDP != nil {
+		meta := dissect.Meta{FlowID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name, Start: fl.Start}
+		if d, name := f.cfg.DissectUDP(meta, dissect.Emit(f.cfg.Events)); d != nil {
+			fd = newFeeder(fl.ID, name, nil, d, f.cfg.Events)
+			tee = fd.tee
+		}
 	}
 	end := f.pumpUDP(fl, inner, up, idle, tee)
+	if fd != nil {
+		fd.close()
+	}
 	if closing.Load() {
 		end = event.Closed
 	}

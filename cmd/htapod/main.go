@@ -16,6 +16,7 @@ import (
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/tlsmitm"
 )
 
 const usage = `htapod — see what a command says on the network, without root.
@@ -24,6 +25,7 @@ Usage:
   htapod [flags] [--] [command [args...]]
   htapod doctor        check that this machine can run htapod
   htapod demo          a self-contained demonstration (no internet needed)
+  htapod ca create DIR make a CA to keep (for browsers with their own stores)
 
 Examples:
   htapod -- curl -s http://example.com/           one line per connection
@@ -33,6 +35,10 @@ Examples:
                                                   reach the host's 127.0.0.1:8080
   htapod --map 192.0.2.1:443=127.0.0.1:8443 -- ./client
                                                   send one destination elsewhere
+  htapod -- curl -s https://example.com/          TLS is intercepted: the command trusts
+                                                  htapod's per-run CA without being told
+  htapod --keylog keys.txt -- ./app               TLS secrets for Wireshark
+  htapod --passthrough '*.pinned.test' -- ./app   leave pinned hosts' TLS alone
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
@@ -48,11 +54,19 @@ func main() {
 }
 
 type options struct {
-	output  string
-	mapHost []string
-	maps    []string
-	root    bool
-	help    bool
+	output      string
+	mapHost     []string
+	maps        []string
+	root        bool
+	help        bool
+	noIntercept bool
+	upstreamCA  []string
+	insecure    bool
+	keylog      string
+	passthrough []string
+	caCert      string
+	caKey       string
+	bodyLimit   int
 }
 
 func run(args []string) int {
@@ -63,6 +77,14 @@ func run(args []string) int {
 	fs.StringArrayVar(&o.mapHost, "map-host", nil, "make inner `ADDR` reach the host's loopback (and "+htapod.HostName+" resolve to it)")
 	fs.StringArrayVar(&o.maps, "map", nil, "rewrite a destination: `FROM=TO`, each an IP or IP:PORT")
 	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
+	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
+	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
+	fs.BoolVarP(&o.insecure, "insecure", "k", false, "do not verify real servers' certificates")
+	fs.StringVar(&o.keylog, "keylog", "", "append TLS secrets of both legs to `FILE` (NSS key log, for Wireshark)")
+	fs.StringArrayVar(&o.passthrough, "passthrough", nil, "relay TLS to hosts matching `GLOB` untouched (e.g. '*.pinned.test')")
+	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
+	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
+	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usage)
@@ -87,6 +109,8 @@ func run(args []string) int {
 			return doctor(os.Stdout)
 		case "demo":
 			return demo(os.Stderr)
+		case "ca":
+			return caCommand(argv[1:])
 		case fetchCmd:
 			if len(argv) == 2 {
 				return fetch(argv[1])
@@ -114,6 +138,15 @@ func run(args []string) int {
 		defer f.Close()
 		opts = append(opts, htapod.WithReport(f))
 	}
+	if o.keylog != "" {
+		f, err := os.OpenFile(o.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "htapod: cannot write the key log: %v\n", err)
+			return 125
+		}
+		defer f.Close()
+		opts = append(opts, htapod.KeyLog(f))
+	}
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
 	if err != nil {
 		reportFailure(err)
@@ -125,7 +158,34 @@ func run(args []string) int {
 // libOptions turns the flags into library options; the report file is
 // opened by the caller.
 func (o *options) libOptions() ([]htapod.Option, error) {
-	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root)}
+	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root),
+		htapod.InterceptTLS(!o.noIntercept), htapod.InsecureUpstream(o.insecure), htapod.BodyLimit(o.bodyLimit)}
+	if o.insecure && !o.noIntercept {
+		fmt.Fprintln(os.Stderr, "htapod: warning: --insecure: real servers' certificates are not verified")
+	}
+	for _, f := range o.upstreamCA {
+		certs, err := readCerts(f)
+		if err != nil {
+			return nil, fmt.Errorf("--upstream-ca: %v", err)
+		}
+		opts = append(opts, htapod.TrustUpstream(certs...))
+	}
+	for _, p := range o.passthrough {
+		if err := htapod.ValidPattern(p); err != nil {
+			return nil, fmt.Errorf("--passthrough: %v", err)
+		}
+	}
+	opts = append(opts, htapod.Passthrough(o.passthrough...))
+	if (o.caCert == "") != (o.caKey == "") {
+		return nil, fmt.Errorf("--ca-cert and --ca-key go together")
+	}
+	if o.caCert != "" {
+		a, err := tlsmitm.LoadAuthority(o.caCert, o.caKey)
+		if err != nil {
+			return nil, err
+		}
+		opts = append(opts, htapod.WithAuthority(a))
+	}
 	for _, s := range o.mapHost {
 		a, err := netip.ParseAddr(s)
 		if err != nil {

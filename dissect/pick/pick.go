@@ -1,0 +1,72 @@
+// Package pick chooses the dissector of a flow from what is known when it
+// starts: the negotiated ALPN of an intercepted TLS flow, the first bytes
+// the client sent, the port. It is the one place that knows every
+// dissector package.
+package pick
+
+import (
+	"bytes"
+
+	"github.com/htapod/htapod/dissect"
+	dnsd "github.com/htapod/htapod/dissect/dns"
+	"github.com/htapod/htapod/dissect/http1"
+	"github.com/htapod/htapod/dissect/http2"
+	"github.com/htapod/htapod/dissect/tlshello"
+)
+
+func init() {
+	// HTTP/1 hands an `Upgrade: h2c` connection over to HTTP/2.
+	http1.H2C = http2.NewUpgraded
+}
+
+// h2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
+var h2Preface = []byte("PRI * HTTP/2.0\r\n")
+
+// methods that start an HTTP/1 request line.
+var methods = [][]byte{
+	[]byte("GET "), []byte("POST "), []byte("PUT "), []byte("HEAD "), []byte("DELETE "),
+	[]byte("OPTIONS "), []byte("PATCH "), []byte("CONNECT "), []byte("TRACE "),
+	[]byte("PROPFIND "), []byte("PROPPATCH "), []byte("MKCOL "), []byte("COPY "),
+	[]byte("MOVE "), []byte("LOCK "), []byte("UNLOCK "), []byte("REPORT "), []byte("SEARCH "),
+	[]byte("PURGE "), []byte("MKCALENDAR "),
+}
+
+// Stream returns the chooser for TCP flows; first holds the client's
+// first bytes (plaintext when intercepted). It returns nil for flows no
+// dissector understands (they are reported as flows only).
+func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+	opts = opts.Limits()
+	return func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+		switch {
+		case meta.TLS && meta.ALPN == "h2", bytes.HasPrefix(first, h2Preface):
+			return http2.New(meta, opts, emit), "h2"
+		case isHTTP1(first):
+			return http1.New(meta, opts, emit), "http/1"
+		case !meta.TLS && tlshello.Looks(first):
+			return tlshello.New(meta, opts, emit), "tls"
+		case meta.Dst.Port() == 53:
+			return dnsd.NewTCP(meta, opts, emit), "dns"
+		}
+		return nil, ""
+	}
+}
+
+// Datagrams returns the chooser for UDP flows.
+func Datagrams(opts dissect.Options) func(meta dissect.Meta, emit dissect.Emit) (dissect.Datagrams, string) {
+	opts = opts.Limits()
+	return func(meta dissect.Meta, emit dissect.Emit) (dissect.Datagrams, string) {
+		if meta.Dst.Port() == 53 || meta.Src.Port() == 53 {
+			return dnsd.NewUDP(meta, opts, emit), "dns"
+		}
+		return nil, ""
+	}
+}
+
+func isHTTP1(first []byte) bool {
+	for _, m := range methods {
+		if bytes.HasPrefix(first, m) {
+			return true
+		}
+	}
+	return false
+}

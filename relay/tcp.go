@@ -1,0 +1,233 @@
+package relay
+
+import (
+	"errors"
+	"io"
+	"net/netip"
+	"time"
+
+	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/tlshello"
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/tlsmitm"
+)
+
+// maxHello bounds how much of a ClientHello the relay reads before it
+// gives up parsing and relays the flow raw.
+const maxHello = 64 << 10
+
+// HandleTCP decides and relays one TCP connection from src to dst. It
+// returns when the flow has ended.
+func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
+	fl := f.newFlow(event.TCP, src, dst)
+	d := f.cfg.Router.Route(event.TCP, dst)
+	switch d.Action {
+	case route.Deny:
+		in.Reset()
+		f.finish(fl, event.Denied, nil)
+		return
+	case route.Local:
+		svc := f.cfg.Services[d.Service]
+		if svc == nil {
+			in.Reset()
+			return
+		}
+		c, err := in.Accept()
+		if err != nil {
+			return
+		}
+		untrack := f.track(fl.ID, event.TCP, func() { c.Close() })
+		defer untrack()
+		svc.ServeTCP(f.ctx, netConn{c})
+		return
+	}
+	fl.Upstream = d.Dst
+	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
+	defer untrack()
+	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
+	if err != nil {
+		end := dialEnd(err)
+		switch end {
+		case event.Refused:
+			in.Reset()
+		case event.Unreachable:
+			in.Unreachable()
+		case event.Timeout:
+			in.Drop()
+		default:
+			in.Reset()
+		}
+		f.finish(fl, end, err)
+		return
+	}
+	inner, err := in.Accept()
+	if err != nil {
+		// The command gave up (or reset) while we were dialing.
+		up.Close()
+		f.finish(fl, event.Reset, err)
+		return
+	}
+	outer, ok := up.(Conn)
+	if !ok {
+		up.Close()
+		inner.Close()
+		f.finish(fl, event.Failed, errors.New("upstream conn cannot half-close"))
+		return
+	}
+	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
+	end, err := f.relayTCP(fl, inner, outer)
+	if f.ctx.Err() != nil && end != event.Closed {
+		end, err = event.Aborted, nil
+	}
+	f.finish(fl, end, err)
+}
+
+// relayTCP looks at who speaks first and what, intercepts TLS when asked,
+// attaches a dissector, and pipes until the flow ends.
+func (f *Forwarder) relayTCP(fl *event.Flow, inner, outer Conn) (event.End, error) {
+	meta := dissect.Meta{FlowID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Name: fl.Name, Start: fl.Start}
+	op, err := firstBytes(inner, outer)
+	if err != nil {
+		abort(inner)
+		abort(outer)
+		return event.Reset, err
+	}
+	if !op.serverFirst && tlshello.Looks(op.b) {
+		hello, buf, err := readHello(op.inner, op.b)
+		if err == nil {
+			ev := &event.TLS{FlowID: fl.ID, Time: time.Now(), Server: fl.Dst, SNI: hello.SNI, ALPNOffered: hello.ALPN}
+			if hello.SNI != "" && fl.Name == "" {
+				fl.Name, meta.Name = hello.SNI, hello.SNI
+			}
+			if f.cfg.TLS != nil && (f.cfg.Passthrough == nil || !f.cfg.Passthrough(hello.SNI)) {
+				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer)
+			}
+			// Passthrough: the TLS dissector reports the hello and the
+			// version the server picked.
+		}
+		op.b = buf // relay everything read so far
+	}
+	return f.pipe(fl, meta, op.inner, op.outer, op.b, op.serverFirst)
+}
+
+// readHello reads from c until b holds a whole ClientHello, and returns
+// it with all bytes read (to be replayed).
+func readHello(c Conn, b []byte) (*tlshello.Hello, []byte, error) {
+	for {
+		h, err := tlshello.Parse(b)
+		if !errors.Is(err, tlshello.ErrIncomplete) || len(b) >= maxHello {
+			return h, b, err
+		}
+		buf := make([]byte, 16<<10)
+		n, rerr := c.Read(buf)
+		b = append(b, buf[:n]...)
+		if rerr != nil {
+			return nil, b, rerr
+		}
+	}
+}
+
+// intercept terminates TLS on both legs and pipes the plaintext.
+func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, inner, outer Conn) (event.End, error) {
+	sess, err := f.cfg.TLS.Intercept(f.ctx, netConn{inner}, netConn{outer}, ev.SNI, ev.ALPNOffered, fl.Upstream)
+	if err != nil {
+		ev.Err = err.Error()
+		var te *tlsmitm.Error
+		if errors.As(err, &te) {
+			ev.Alert = te.Alert
+		}
+		f.cfg.Events(ev)
+		inner.Close()
+		outer.Close()
+		return event.Failed, err
+	}
+	ev.Intercepted, ev.Version, ev.ALPN = true, tlsmitm.VersionName(sess.Version), sess.ALPN
+	f.cfg.Events(ev)
+	meta.TLS, meta.ALPN = true, sess.ALPN
+	return f.pipe(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, nil, false)
+}
+
+// pipe relays inner and outer with a dissector attached. pending are
+// bytes already read from one side, to be written to the other first:
+// from the server when serverFirst, else from the client.
+func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool) (event.End, error) {
+	var fd *feeder
+	if f.cfg.Dissect != nil && !serverFirst {
+		if s, name := f.cfg.Dissect(meta, pending, dissect.Emit(f.cfg.Events)); s != nil {
+			fd = newFeeder(fl.ID, name, s, nil, f.cfg.Events)
+		}
+	}
+	var tee Tee
+	if fd != nil {
+		tee = fd.tee
+	}
+	if len(pending) > 0 {
+		dst, dir := outer, Up
+		if serverFirst {
+			dst, dir = inner, Down
+		}
+		if tee != nil {
+			tee(dir, pending)
+		}
+		if _, err := dst.Write(pending); err != nil {
+			abort(inner)
+			abort(outer)
+			if fd != nil {
+				fd.close()
+			}
+			return event.Reset, err
+		}
+		if dir == Up {
+			fl.Up += int64(len(pending))
+		} else {
+			fl.Down += int64(len(pending))
+		}
+	}
+	res := Pipe(inner, outer, tee)
+	fl.Up += res.Up
+	fl.Down += res.Down
+	if fd != nil {
+		fd.close()
+	}
+	return res.End, res.Err
+}
+
+// opening is what firstBytes saw: who spoke first, what they said, and
+// the two legs to go on with (the one that did not speak may hold a read
+// that was already under way, which it returns first).
+type opening struct {
+	b            []byte
+	serverFirst  bool
+	inner, outer Conn
+}
+
+// firstBytes waits until either side sends. A client that speaks first is
+// classified by its bytes; a server that speaks first (SMTP, SSH, MySQL)
+// is relayed at once, without waiting for the client.
+func firstBytes(inner, outer Conn) (opening, error) {
+	ic, oc := startRead(inner), startRead(outer)
+	select {
+	case r := <-ic:
+		if len(r.b) == 0 && r.err != nil && r.err != io.EOF {
+			return opening{}, r.err
+		}
+		// The client spoke (or half-closed). Stop the read under way on
+		// the upstream leg; bytes it got meanwhile are kept.
+		o := stopRead(outer, oc)
+		in := Conn(inner)
+		if r.err == io.EOF {
+			in = &primed{Conn: inner, err: io.EOF}
+		}
+		return opening{b: r.b, inner: in, outer: &primed{Conn: outer, b: o.b, err: o.err}}, nil
+	case r := <-oc:
+		if len(r.b) == 0 && r.err != nil && r.err != io.EOF {
+			return opening{}, r.err
+		}
+		out := Conn(outer)
+		if r.err == io.EOF {
+			out = &primed{Conn: outer, err: io.EOF}
+		}
+		return opening{b: r.b, serverFirst: len(r.b) > 0, inner: &primed{Conn: inner, ch: ic}, outer: out}, nil
+	}
+}

@@ -1,0 +1,207 @@
+package tlsmitm
+
+import (
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/netip"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Config of an Interceptor. Authority is required.
+type Config struct {
+	Authority *Authority
+	// Roots verify the real servers; nil means the host's system roots.
+	Roots *x509.CertPool
+	// Insecure skips verification of the real servers.
+	Insecure bool
+	// KeyLog receives the NSS key log lines of both legs (for Wireshark);
+	// nil writes none. Writes are serialised.
+	KeyLog io.Writer
+	// HandshakeTimeout bounds each leg's handshake; zero means 30 s.
+	HandshakeTimeout time.Duration
+}
+
+// Interceptor terminates TLS on both legs of a flow. It is safe for
+// concurrent use.
+type Interceptor struct {
+	cfg    Config
+	keyLog io.Writer
+}
+
+// New returns an Interceptor for cfg.
+func New(cfg Config) *Interceptor {
+	if cfg.HandshakeTimeout == 0 {
+		cfg.HandshakeTimeout = 30 * time.Second
+	}
+	i := &Interceptor{cfg: cfg}
+	if cfg.KeyLog != nil {
+		i.keyLog = &lockedWriter{w: cfg.KeyLog}
+	}
+	return i
+}
+
+// Session is an intercepted flow: two TLS connections carrying the same
+// plaintext protocol.
+type Session struct {
+	// Client is the command's leg (htapod is the server), Server the
+	// upstream leg (htapod is the client).
+	Client, Server *tls.Conn
+	// Version and ALPN were negotiated with the client.
+	Version uint16
+	ALPN    string
+}
+
+// Error is a failed interception. Leg says which handshake failed:
+// "upstream" (the real server, e.g. its certificate is not trusted — the
+// client got an alert) or "client" (the command refused htapod's
+// certificate; Alert is the alert it sent, when known).
+type Error struct {
+	Leg   string
+	Alert string
+	Err   error
+}
+
+func (e *Error) Error() string {
+	if e.Leg == "client" {
+		if e.Alert != "" {
+			return "the client refused htapod's certificate (alert: " + e.Alert + "); it may pin certificates or use its own trust store — try --passthrough for this host"
+		}
+		return "client handshake: " + e.Err.Error()
+	}
+	return "upstream: " + e.Err.Error()
+}
+
+// Unwrap returns the cause.
+func (e *Error) Unwrap() error { return e.Err }
+
+// Intercept completes TLS on both legs. client must replay the client's
+// ClientHello (the relay peeked it to read sni and alpn); server is a
+// connected socket to dst. It first connects upstream with the client's SNI
+// and ALPN offer, verifies the real server, then answers the client with a
+// leaf for the server's names and the ALPN protocol the server chose.
+func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sni string, alpn []string, dst netip.AddrPort) (*Session, error) {
+	ctx, cancel := context.WithTimeout(ctx, i.cfg.HandshakeTimeout)
+	defer cancel()
+	serverName := sni
+	if serverName == "" {
+		serverName = dst.Addr().String() // verified against the IP SANs
+	}
+	up := tls.Client(server, &tls.Config{
+		ServerName:         serverName,
+		NextProtos:         alpn,
+		RootCAs:            i.cfg.Roots,
+		InsecureSkipVerify: i.cfg.Insecure,
+		KeyLogWriter:       i.keyLog,
+		MinVersion:         tls.VersionTLS10,
+	})
+	if err := up.HandshakeContext(ctx); err != nil {
+		i.refuse(ctx, client, err)
+		return nil, &Error{Leg: "upstream", Err: err}
+	}
+	st := up.ConnectionState()
+	names, ips := namesFor(st, sni, dst)
+	leaf, err := i.cfg.Authority.Leaf(names, ips)
+	if err != nil {
+		i.refuse(ctx, client, err)
+		up.Close()
+		return nil, &Error{Leg: "upstream", Err: err}
+	}
+	var protos []string
+	if st.NegotiatedProtocol != "" {
+		protos = []string{st.NegotiatedProtocol}
+	}
+	down := tls.Server(client, &tls.Config{
+		Certificates: []tls.Certificate{*leaf},
+		NextProtos:   protos,
+		KeyLogWriter: i.keyLog,
+		MinVersion:   tls.VersionTLS10,
+	})
+	if err := down.HandshakeContext(ctx); err != nil {
+		up.Close()
+		return nil, &Error{Leg: "client", Alert: alertOf(err), Err: err}
+	}
+	cs := down.ConnectionState()
+	return &Session{Client: down, Server: up, Version: cs.Version, ALPN: cs.NegotiatedProtocol}, nil
+}
+
+// refuse fails the client's handshake with an alert, as the real server's
+// failure would have (crypto/tls answers an error from GetConfigForClient
+// with internal_error).
+func (i *Interceptor) refuse(ctx context.Context, client net.Conn, cause error) {
+	srv := tls.Server(client, &tls.Config{
+		GetConfigForClient: func(*tls.ClientHelloInfo) (*tls.Config, error) { return nil, cause },
+	})
+	srv.HandshakeContext(ctx)
+}
+
+// namesFor lists the names a leaf must carry: the real certificate's DNS
+// names and IPs, plus the SNI (or, without SNI, the address dialled).
+func namesFor(st tls.ConnectionState, sni string, dst netip.AddrPort) ([]string, []netip.Addr) {
+	var names []string
+	var ips []netip.Addr
+	if len(st.PeerCertificates) > 0 {
+		leaf := st.PeerCertificates[0]
+		names = append(names, leaf.DNSNames...)
+		for _, ip := range leaf.IPAddresses {
+			if a, ok := netip.AddrFromSlice(ip); ok {
+				ips = append(ips, a.Unmap())
+			}
+		}
+		if len(leaf.DNSNames) == 0 && leaf.Subject.CommonName != "" && net.ParseIP(leaf.Subject.CommonName) == nil {
+			names = append(names, leaf.Subject.CommonName)
+		}
+	}
+	if sni != "" {
+		names = append(names, sni)
+	} else {
+		ips = append(ips, dst.Addr().Unmap())
+	}
+	return names, ips
+}
+
+// alertOf extracts the alert a peer sent from a crypto/tls error
+// ("remote error: tls: unknown certificate authority").
+func alertOf(err error) string {
+	var ae tls.AlertError
+	if errors.As(err, &ae) {
+		return ae.Error()
+	}
+	s := err.Error()
+	if i := strings.Index(s, "remote error: tls: "); i >= 0 {
+		return s[i+len("remote error: tls: "):]
+	}
+	return ""
+}
+
+// VersionName renders a TLS version: "TLS 1.3".
+func VersionName(v uint16) string {
+	switch v {
+	case tls.VersionTLS10:
+		return "TLS 1.0"
+	case tls.VersionTLS11:
+		return "TLS 1.1"
+	case tls.VersionTLS12:
+		return "TLS 1.2"
+	case tls.VersionTLS13:
+		return "TLS 1.3"
+	}
+	return fmt.Sprintf("0x%04x", v)
+}
+
+type lockedWriter struct {
+	mu sync.Mutex
+	w  io.Writer
+}
+
+func (l *lockedWriter) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.w.Write(p)
+}
