@@ -9,8 +9,8 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/dissect/pick"
+	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/netstack"
 	"github.com/htapod/htapod/relay"
