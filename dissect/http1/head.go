@@ -88,9 +88,6 @@ func (h *headBuf) reset() {
 	h.buf = h.buf[:0]
 }
 
-// pending says a head has begun but not ended.
-func (h *headBuf) pending() bool { return len(h.buf) > 0 }
-
 func errTooLarge(limit int) error {
 	return fmt.Errorf("message head exceeds %d bytes: %w", limit, dissect.ErrTooLarge)
 }
@@ -238,16 +235,6 @@ func list(h []event.Header, name string) []string {
 		}
 	}
 	return out
-}
-
-// has says the named list field holds token, case-insensitively.
-func has(h []event.Header, name, token string) bool {
-	for _, e := range list(h, name) {
-		if strings.EqualFold(e, token) {
-			return true
-		}
-	}
-	return false
 }
 
 // mediaType is a Content-Type without its parameters, lower case.
