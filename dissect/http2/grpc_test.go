@@ -15,9 +15,11 @@ func grpcRequest(c *conv, id uint32, method, msg string) {
 	c.client.data(id, true, grpcMsg(msg))
 }
 
-func TestGRPC(t *testing.T) {
+// grpcTests are conversations of whole exchanges; the fuzz seeds are made
+// of them too.
+func grpcTests() []dissectTest {
 	msgs := bytes.Join([][]byte{grpcMsg("first"), grpcMsg(""), grpcMsg(string(bytes.Repeat([]byte("x"), 300)))}, nil)
-	runTests(t, []dissectTest{{
+	return []dissectTest{{
 		name: "unary",
 		build: func(c *conv) {
 			c.open()
@@ -82,8 +84,10 @@ func TestGRPC(t *testing.T) {
 			"1 request POST http://grpc.test:50051/a.B/C",
 			`1 done 0 req=6/6 resp=0/0 grpc=a.B/C req=[1] resp=[] status=-1 msg="" err="stream reset: CANCEL"`,
 		},
-	}})
+	}}
 }
+
+func TestGRPC(t *testing.T) { runTests(t, grpcTests()) }
 
 func TestPercentDecode(t *testing.T) {
 	for _, tc := range []struct{ in, want string }{

@@ -102,8 +102,10 @@ func gzipBytes(b []byte) []byte {
 	return buf.Bytes()
 }
 
-func TestExchanges(t *testing.T) {
-	runTests(t, []dissectTest{{
+// exchangeTests are conversations of whole exchanges; the fuzz seeds are made
+// of them too.
+func exchangeTests() []dissectTest {
+	return []dissectTest{{
 		name: "GET with gzip response",
 		tls:  true,
 		build: func(c *conv) {
@@ -304,5 +306,7 @@ func TestExchanges(t *testing.T) {
 			"3 response 404",
 			"3 done 404 req=0/0 resp=0/0",
 		},
-	}})
+	}}
 }
+
+func TestExchanges(t *testing.T) { runTests(t, exchangeTests()) }
