@@ -33,6 +33,9 @@ func FuzzParse(f *testing.F) {
 			if len(b) >= MaxLen {
 				t.Fatalf("Parse(%d bytes) = ErrIncomplete beyond MaxLen", len(b))
 			}
+			if _, n, _ := parse(b); n <= len(b) || n > MaxLen {
+				t.Fatalf("parse(%d bytes) needs %d", len(b), n)
+			}
 		case errors.Is(err, dissect.ErrNotProtocol), errors.Is(err, dissect.ErrMalformed), errors.Is(err, dissect.ErrTooLarge):
 		default:
 			t.Fatalf("Parse = %v: not a documented error", err)
@@ -42,7 +45,9 @@ func FuzzParse(f *testing.F) {
 			t.Fatalf("Parse(% x…) = %v; want ErrNotProtocol", b[:2], err)
 		}
 
-		parseServerHello(b)
+		if _, n, err := parseServerHello(b); errors.Is(err, ErrIncomplete) && n <= len(b) {
+			t.Fatalf("parseServerHello(%d bytes): incomplete, needs %d", len(b), n)
+		}
 
 		s := New(testMeta, dissect.Options{}, func(event.Event) {})
 		half := len(b) / 2

@@ -87,16 +87,23 @@ func Looks(b []byte) bool {
 // ClientHello, dissect.ErrTooLarge past MaxLen, and dissect.ErrMalformed
 // when the records or the ClientHello break the RFCs' rules.
 func Parse(b []byte) (*Hello, error) {
+	h, _, err := parse(b)
+	return h, err
+}
+
+// parse is Parse; with ErrIncomplete it also says how long b must at
+// least be before another try is worth it.
+func parse(b []byte) (*Hello, int, error) {
 	msg, n, err := firstHandshake(b, typeClientHello)
 	if err != nil {
-		return nil, err
+		return nil, n, err
 	}
 	h, err := parseClientHello(msg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ClientHello: %w", dissect.ErrMalformed, err)
+		return nil, 0, fmt.Errorf("%w: ClientHello: %w", dissect.ErrMalformed, err)
 	}
 	h.Len = n
-	return h, nil
+	return h, 0, nil
 }
 
 // parseClientHello parses the body of a ClientHello message (RFC 8446

@@ -117,6 +117,10 @@ func TestParseTruncated(t *testing.T) {
 				if _, err := Parse(in[:n]); err != ErrIncomplete {
 					t.Fatalf("%s: Parse(first %d of %d bytes) = %v; want ErrIncomplete", tc.name, n, len(in), err)
 				}
+				// What parse says it needs is a lower bound.
+				if _, need, _ := parse(in[:n]); need <= n || need > len(in) {
+					t.Fatalf("%s: parse(first %d of %d bytes) needs %d", tc.name, n, len(in), need)
+				}
 			}
 		}
 	}

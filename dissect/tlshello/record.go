@@ -30,19 +30,22 @@ const (
 // the end of the one that completed the message.
 //
 // It returns ErrIncomplete while the records seen so far are consistent
-// but the message or the record completing it is not all there, and an
-// error wrapping dissect.ErrNotProtocol when b does not start with a
-// handshake record or the first message is not of type want. It looks at
-// partial records too, so that it gives up as early as the bytes allow.
+// but the message or the record completing it is not all there; n is
+// then how long b must at least be before another try is worth it. It
+// returns an error wrapping dissect.ErrNotProtocol when b does not start
+// with a handshake record or the first message is not of type want. It
+// looks at partial records too, so that it gives up as early as the
+// bytes allow.
 func firstHandshake(b []byte, want uint8) (msg []byte, n int, err error) {
-	var hs []byte // handshake bytes so far; aliases b while one record
+	var hs []byte  // handshake bytes so far
+	owned := false // hs is a copy, not a part of b
 	off := 0
 	for {
 		if err := checkRecordHeader(b[off:], off == 0); err != nil {
 			return nil, 0, err
 		}
 		if len(b)-off < recordHeaderLen {
-			return nil, 0, ErrIncomplete
+			return incomplete(off + recordHeaderLen + missing(hs))
 		}
 		length := int(b[off+3])<<8 | int(b[off+4])
 		if length > maxPlaintext {
@@ -58,11 +61,14 @@ func firstHandshake(b []byte, want uint8) (msg []byte, n int, err error) {
 			return nil, 0, fmt.Errorf("%w: handshake message takes more than %d bytes of records", dissect.ErrTooLarge, MaxLen)
 		}
 		frag := b[off+recordHeaderLen : min(end, len(b))]
-		if hs == nil && end <= len(b) {
-			hs = frag
-		} else {
+		switch {
+		case hs == nil && end <= len(b):
+			hs = frag // the common case: one record holds it all
+		case owned:
+			hs = append(hs, frag...)
+		default:
 			// Copy: hs must not grow over the record headers in b.
-			hs = append(hs[:len(hs):len(hs)], frag...)
+			hs, owned = append(append([]byte(nil), hs...), frag...), true
 		}
 		if len(hs) > 0 && hs[0] != want {
 			return nil, 0, fmt.Errorf("%w: first handshake message is of type %d, not %d", dissect.ErrNotProtocol, hs[0], want)
@@ -77,10 +83,32 @@ func firstHandshake(b []byte, want uint8) (msg []byte, n int, err error) {
 			}
 		}
 		if end > len(b) {
-			return nil, 0, ErrIncomplete
+			// Past this record's end, at least one more record.
+			if rest := missing(hs) - (end - len(b)); rest > 0 {
+				return incomplete(end + recordHeaderLen + rest)
+			}
+			return incomplete(end)
 		}
 		off = end
 	}
+}
+
+// missing says how many bytes of a handshake message hs lacks, once its
+// header is there; 0 before.
+func missing(hs []byte) int {
+	if len(hs) < handshakeHeaderLen {
+		return 0
+	}
+	return handshakeHeaderLen + (int(hs[1])<<16 | int(hs[2])<<8 | int(hs[3])) - len(hs)
+}
+
+// incomplete returns firstHandshake's results for records that need at
+// least need bytes in all: ErrIncomplete, or ErrTooLarge past MaxLen.
+func incomplete(need int) ([]byte, int, error) {
+	if need > MaxLen {
+		return nil, 0, fmt.Errorf("%w: handshake message needs more than %d bytes of records", dissect.ErrTooLarge, MaxLen)
+	}
+	return nil, need, ErrIncomplete
 }
 
 // checkRecordHeader checks the part of a record header that h holds (h

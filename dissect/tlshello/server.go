@@ -20,18 +20,18 @@ type serverHello struct {
 }
 
 // parseServerHello parses the ServerHello at the start of b, the server's
-// byte stream, with the same errors as Parse. A HelloRetryRequest is a
+// byte stream, with the same results as parse. A HelloRetryRequest is a
 // ServerHello too (RFC 8446 §4.1.4) and says TLS 1.3 just as well.
-func parseServerHello(b []byte) (*serverHello, error) {
-	msg, _, err := firstHandshake(b, typeServerHello)
+func parseServerHello(b []byte) (*serverHello, int, error) {
+	msg, n, err := firstHandshake(b, typeServerHello)
 	if err != nil {
-		return nil, err
+		return nil, n, err
 	}
 	sh, err := parseServerHelloBody(msg)
 	if err != nil {
-		return nil, fmt.Errorf("%w: ServerHello: %w", dissect.ErrMalformed, err)
+		return nil, 0, fmt.Errorf("%w: ServerHello: %w", dissect.ErrMalformed, err)
 	}
-	return sh, nil
+	return sh, 0, nil
 }
 
 // parseServerHelloBody parses a ServerHello message body (RFC 8446 §4.1.3;

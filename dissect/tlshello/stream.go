@@ -36,8 +36,11 @@ type stream struct {
 	meta     dissect.Meta
 	emit     dissect.Emit
 	up, down []byte
-	ev       *event.TLS // the ClientHello's event, once parsed
-	done     bool       // emitted (or gave up): ignore the rest
+	// upNeed and downNeed say how long up and down must grow before
+	// parsing again is worth it.
+	upNeed, downNeed int
+	ev               *event.TLS // the ClientHello's event, once parsed
+	done             bool       // emitted (or gave up): ignore the rest
 }
 
 // Data implements dissect.Stream.
@@ -46,7 +49,7 @@ func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
 	case s.done:
 		return nil
 	case dir == event.Up && s.ev == nil:
-		h, err := parseMore(&s.up, b, Parse)
+		h, err := parseMore(&s.up, &s.upNeed, b, parse)
 		if errors.Is(err, ErrIncomplete) {
 			return nil
 		}
@@ -81,7 +84,7 @@ func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
 // server reads the next bytes b of the server's stream, after any it has
 // buffered, for the ServerHello.
 func (s *stream) server(b []byte, t time.Time) error {
-	sh, err := parseMore(&s.down, b, parseServerHello)
+	sh, err := parseMore(&s.down, &s.downNeed, b, parseServerHello)
 	switch {
 	case errors.Is(err, ErrIncomplete):
 		return nil
@@ -133,21 +136,28 @@ func (s *stream) fail(t time.Time, err error) error {
 	return err
 }
 
-// parseMore parses the bytes in *buf followed by b. It copies b into
-// *buf only when parse wants more bytes, so a hello that arrives in one
-// piece is parsed in place; it empties *buf once parse has decided.
-func parseMore[T any](buf *[]byte, b []byte, parse func([]byte) (T, error)) (T, error) {
+// parseMore parses the bytes in *buf followed by b, once they reach
+// *need bytes. It copies b into *buf only when parse wants more bytes, so
+// a hello that arrives in one piece is parsed in place; it empties *buf
+// once parse has decided.
+func parseMore[T any](buf *[]byte, need *int, b []byte, parse func([]byte) (T, int, error)) (T, error) {
+	if len(*buf)+len(b) < *need {
+		var zero T
+		*buf = append(*buf, b...)
+		return zero, ErrIncomplete
+	}
 	in := b
 	if len(*buf) > 0 {
 		*buf = append(*buf, b...)
 		in = *buf
 	}
-	v, err := parse(in)
+	v, n, err := parse(in)
 	switch {
 	case !errors.Is(err, ErrIncomplete):
 		*buf = nil
 	case len(*buf) == 0:
 		*buf = append([]byte(nil), b...)
 	}
+	*need = n
 	return v, err
 }
