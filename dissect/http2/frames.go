@@ -51,7 +51,16 @@ func (c *conn) frame(s *side, f http2.Frame, at, t time.Time) error {
 func (c *conn) headers(s *side, f *http2.HeadersFrame, at, t time.Time) error {
 	id := f.StreamID
 	kind := blockIgnore
-	switch st := c.streams[id]; {
+	st := c.streams[id]
+	if st != nil && st.upgraded && s.dir == event.Up && !st.respHead {
+		// A client never sends HEADERS on the stream of an upgraded
+		// request (it is half-closed); this is prior knowledge after
+		// all, and stream 1 a request of its own.
+		delete(c.streams, id)
+		st = nil
+		c.lastClient = 0
+	}
+	switch {
 	case st != nil:
 		kind = blockHead
 	case s.dir == event.Down:

@@ -88,11 +88,13 @@ func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Str
 // SETTINGS. Stream 1 is the upgraded request, already sent in HTTP/1 (RFC
 // 7540 section 3.2): its response is reported as the continuation of that
 // exchange, with PhaseResponse and PhaseDone events of Seq 1 that carry
-// Upgrade "h2c" and Interim [101] but no method, authority or path.
+// Upgrade "h2c" and Interim [101] but no method, authority or path. Should
+// the client send HEADERS on stream 1 before any response, the connection
+// was h2c with prior knowledge after all and is dissected as by New.
 func NewUpgraded(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
 	c := New(meta, opts, emit).(*conn)
 	st := c.newStream(1, time.Time{})
-	st.reqHead, st.reqEnded = true, true
+	st.reqHead, st.reqEnded, st.upgraded = true, true, true
 	st.ev.Upgrade = "h2c"
 	st.ev.Interim = []int{101}
 	c.lastClient = 1

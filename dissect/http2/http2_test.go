@@ -290,6 +290,18 @@ func exchangeTests() []dissectTest {
 			"1 done 200 req=4/4 resp=0/0 interim=[100 103]",
 		},
 	}, {
+		name:     "prior knowledge given to NewUpgraded",
+		upgraded: true,
+		build: func(c *conv) {
+			c.get(1, "/pk")
+			c.server.headers(1, true, ":status", "204")
+		},
+		want: []string{
+			"1 request GET https://example.com/pk",
+			"1 response 204",
+			"1 done 204 req=0/0 resp=0/0",
+		},
+	}, {
 		name:     "h2c after Upgrade",
 		upgraded: true,
 		build: func(c *conv) {

@@ -19,6 +19,9 @@ type stream struct {
 	req, resp           body
 	// grpc is set once a head says the exchange is a gRPC call.
 	grpc *grpcCall
+	// upgraded marks stream 1 of NewUpgraded, whose request HTTP/1
+	// carried.
+	upgraded bool
 }
 
 // newStream tracks a new exchange on stream id that began at start.
