@@ -11,7 +11,10 @@ import (
 // datagram (RFC 1035 §4.2.1). It emits one event.DNS per query: when its
 // answer arrives (Rcode, Answers, Duration from the query's datagram to
 // the answer's), or at Close with Rcode "" and Err "no answer". Server
-// and Source are meta.Dst.
+// and Source are meta.Dst. Queries and answers are told apart by the QR
+// bit; an answer to a query not seen is ignored, a query repeated with
+// the same ID and question (a retransmission) keeps the first's start,
+// and a TC answer has Err "truncated".
 //
 // A datagram that is not a DNS message makes it emit one event.Unparsed
 // and return an error wrapping dissect.ErrMalformed; it then ignores the
