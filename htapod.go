@@ -30,6 +30,7 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
 )
 
@@ -66,6 +67,7 @@ type config struct {
 	dissect     dissect.Options
 
 	report   io.Writer
+	reportOp text.Options
 	handlers []event.Handler
 	rules    []route.Rule
 	hostMaps []netip.Addr
@@ -111,6 +113,10 @@ func BodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n 
 
 // WithReport writes a human line per event to w (nil: no report).
 func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }
+
+// WithReportOptions sets how much the human report shows (headers, bodies,
+// every flow) and whether it is coloured.
+func WithReportOptions(o text.Options) Option { return func(c *config) { c.reportOp = o } }
 
 // OnEvent calls h for every event. h is called from the relay's goroutines,
 // concurrently, and must not block for long. May be given more than once.

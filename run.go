@@ -44,7 +44,7 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	}
 	handlers := append([]event.Handler(nil), c.handlers...)
 	if report != nil {
-		handlers = append(handlers, text.New(report).Handle)
+		handlers = append(handlers, text.NewWithOptions(report, c.reportOp).Handle)
 	}
 	emit := func(e event.Event) {
 		for _, h := range handlers {

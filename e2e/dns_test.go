@@ -73,7 +73,7 @@ func TestDNSOtherServer(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	before := e.DNS().Queries()
-	res := e.htapod("--", "dig", "+time=3", "+tries=1", "+short", "@"+lab.DNS4, "www.lab.test")
+	res := e.htapod("-v", "--", "dig", "+time=3", "+tries=1", "+short", "@"+lab.DNS4, "www.lab.test")
 	if res.ExitCode != 0 || string(res.Stdout) != lab.WWW4+"\n" {
 		t.Fatalf("htapod -- dig @%s www.lab.test: %v; want exit 0 and %s", lab.DNS4, res, lab.WWW4)
 	}

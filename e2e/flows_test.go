@@ -26,7 +26,7 @@ func TestOneLinePerConnection(t *testing.T) {
 	t.Parallel()
 	e := newEnv(t)
 	url := "http://" + lab.WWW4 + "/"
-	res := e.htapod("--", "curl", "-sS", url, url)
+	res := e.htapod("-v", "--", "curl", "-sS", url, url)
 	if res.ExitCode != 0 || string(res.Stdout) != lab.IndexHTML+lab.IndexHTML {
 		t.Fatalf("htapod -- curl URL URL: %v; want the page twice", res)
 	}
@@ -45,7 +45,7 @@ func TestConcurrentFlows(t *testing.T) {
 	curl -sS --max-time 20 "http://` + lab.WWW4 + `/bytes?n=200000" | md5sum &
 done
 wait`
-	res := e.htapod("--", "sh", "-c", script)
+	res := e.htapod("-v", "--", "sh", "-c", script)
 	direct := e.direct(lab.RunOptions{}, "sh", "-c", `curl -sS "http://`+lab.WWW4+`/bytes?n=200000" | md5sum`)
 	want := strings.Repeat(string(direct.Stdout), n)
 	if res.ExitCode != 0 || string(res.Stdout) != want {
@@ -82,7 +82,7 @@ func TestNginx(t *testing.T) {
 		root ` + docroot + `;
 	}`)
 	url := "http://api.lab.test:8080/page"
-	res := e.htapod("--", "curl", "-sS", "--compressed", url, url)
+	res := e.htapod("-v", "--", "curl", "-sS", "--compressed", url, url)
 	if res.ExitCode != 0 || string(res.Stdout) != page+page {
 		t.Errorf("htapod -- curl --compressed: exit %d, %d bytes; want exit 0 and %d bytes\nstderr:\n%s",
 			res.ExitCode, len(res.Stdout), 2*len(page), res.Stderr)

@@ -67,7 +67,7 @@ sys.stdout.write(urllib.request.urlopen("http://www.lab.test/", timeout=10).read
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.htapodOpts(lab.RunOptions{Stdin: tt.stdin}, append([]string{"--"}, tt.argv...)...)
+			res := e.htapodOpts(lab.RunOptions{Stdin: tt.stdin}, append([]string{"-v", "--"}, tt.argv...)...)
 			if res.ExitCode != 0 {
 				t.Fatalf("htapod -- %q: %v; want exit 0", tt.argv, res)
 			}
@@ -96,7 +96,7 @@ func TestOutputFile(t *testing.T) {
 	if direct.ExitCode != 0 {
 		t.Fatalf("without htapod: %v", direct)
 	}
-	res := e.htapod("-o", report, "--", "sh", "-c", script)
+	res := e.htapod("-v", "-o", report, "--", "sh", "-c", script)
 	if res.ExitCode != 0 {
 		t.Fatalf("htapod -o: %v", res)
 	}

@@ -109,6 +109,9 @@ func (h *HTTP) URL() string {
 	if h.Method == "CONNECT" {
 		return h.Authority
 	}
+	if h.Path == "*" { // OPTIONS * (RFC 9112 §3.2.4)
+		return h.Scheme + "://" + h.Authority
+	}
 	return h.Scheme + "://" + h.Authority + h.Path
 }
 
@@ -138,6 +141,9 @@ type WebSocket struct {
 	// CloseCode and CloseReason are set for close frames.
 	CloseCode   int
 	CloseReason string
+	// Compressed says the message used permessage-deflate (RFC 7692), which
+	// is not decoded: Size is the compressed size and Data is empty.
+	Compressed bool
 }
 
 // Kind implements Event.

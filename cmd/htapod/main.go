@@ -15,7 +15,9 @@ import (
 
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
 )
 
@@ -67,6 +69,10 @@ type options struct {
 	caCert      string
 	caKey       string
 	bodyLimit   int
+	verbose     bool
+	headers     bool
+	bodies      bool
+	color       string
 }
 
 func run(args []string) int {
@@ -76,6 +82,10 @@ func run(args []string) int {
 	fs.StringVarP(&o.output, "output", "o", "", "write the report to `FILE` instead of stderr")
 	fs.StringArrayVar(&o.mapHost, "map-host", nil, "make inner `ADDR` reach the host's loopback (and "+htapod.HostName+" resolve to it)")
 	fs.StringArrayVar(&o.maps, "map", nil, "rewrite a destination: `FROM=TO`, each an IP or IP:PORT")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show every flow and TLS details")
+	fs.BoolVarP(&o.headers, "headers", "H", false, "show HTTP headers")
+	fs.BoolVarP(&o.bodies, "bodies", "b", false, "show HTTP bodies (decoded) and WebSocket text")
+	fs.StringVar(&o.color, "color", "auto", "colour the report: auto, always or never")
 	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
 	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
 	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
@@ -138,6 +148,8 @@ func run(args []string) int {
 		defer f.Close()
 		opts = append(opts, htapod.WithReport(f))
 	}
+	opts = append(opts, htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers,
+		Bodies: o.bodies, Color: o.useColor()}))
 	if o.keylog != "" {
 		f, err := os.OpenFile(o.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
 		if err != nil {
@@ -153,6 +165,20 @@ func run(args []string) int {
 		return 125
 	}
 	return status.Code
+}
+
+// useColor decides colours: on a terminal unless NO_COLOR is set.
+func (o *options) useColor() bool {
+	switch o.color {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	if o.output != "" || os.Getenv("NO_COLOR") != "" {
+		return false
+	}
+	return lineout.IsTerminal(os.Stderr)
 }
 
 // libOptions turns the flags into library options; the report file is

@@ -6,12 +6,14 @@ package pick
 
 import (
 	"bytes"
+	"time"
 
 	"github.com/htapod/htapod/dissect"
 	dnsd "github.com/htapod/htapod/dissect/dns"
 	"github.com/htapod/htapod/dissect/http1"
 	"github.com/htapod/htapod/dissect/http2"
 	"github.com/htapod/htapod/dissect/tlshello"
+	"github.com/htapod/htapod/event"
 )
 
 func init() {
@@ -36,7 +38,13 @@ var methods = [][]byte{
 // dissector understands (they are reported as flows only).
 func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
 	opts = opts.Limits()
-	return func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+	var choose func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
+	choose = func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+		if len(first) == 0 && meta.ALPN != "h2" {
+			// Nothing seen yet (an intercepted flow starts with its
+			// plaintext): choose at the client's first bytes.
+			return &lazy{meta: meta, emit: emit, choose: choose}, "auto"
+		}
 		switch {
 		case meta.TLS && meta.ALPN == "h2", bytes.HasPrefix(first, h2Preface):
 			return http2.New(meta, opts, emit), "h2"
@@ -48,6 +56,48 @@ func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dis
 			return dnsd.NewTCP(meta, opts, emit), "dns"
 		}
 		return nil, ""
+	}
+	return choose
+}
+
+// lazy defers the choice of dissector until the client's first bytes.
+// Flows where the server speaks first get none.
+type lazy struct {
+	meta   dissect.Meta
+	emit   dissect.Emit
+	choose func(dissect.Meta, []byte, dissect.Emit) (dissect.Stream, string)
+	s      dissect.Stream
+	off    bool
+}
+
+func (l *lazy) Data(dir event.Direction, b []byte, t time.Time) error {
+	if l.s == nil && !l.off {
+		if dir != event.Up {
+			l.off = true
+		} else if s, _ := l.choose(l.meta, b, l.emit); s != nil {
+			if _, again := s.(*lazy); !again {
+				l.s = s
+			}
+		}
+		if l.s == nil {
+			l.off = true
+		}
+	}
+	if l.s == nil {
+		return nil
+	}
+	return l.s.Data(dir, b, t)
+}
+
+func (l *lazy) End(dir event.Direction, t time.Time) {
+	if l.s != nil {
+		l.s.End(dir, t)
+	}
+}
+
+func (l *lazy) Close(t time.Time) {
+	if l.s != nil {
+		l.s.Close(t)
 	}
 }
 

@@ -14,24 +14,82 @@ import (
 	"github.com/htapod/htapod/event"
 )
 
-// Sink writes event lines to W. It is safe for concurrent use.
-type Sink struct {
-	mu sync.Mutex
-	w  io.Writer
+// Options say how much the sink shows.
+type Options struct {
+	// Verbose adds a line for every flow (also those whose exchanges were
+	// shown) and the TLS details of intercepted flows.
+	Verbose bool
+	// Headers adds the headers of HTTP messages.
+	Headers bool
+	// Bodies adds decoded bodies (JSON pretty-printed, binary as its size
+	// and type, long ones cut) and WebSocket text.
+	Bodies bool
+	// Color marks up lines with ANSI colours (for terminals).
+	Color bool
 }
 
-// New returns a Sink that writes to w.
-func New(w io.Writer) *Sink { return &Sink{w: w} }
+// Sink writes event lines to W. It is safe for concurrent use.
+type Sink struct {
+	opts Options
+	mu   sync.Mutex
+	w    io.Writer
+	// shown holds flows whose content (HTTP, WebSocket, DNS) had lines of
+	// its own: their flow line is only shown when Verbose.
+	shown map[uint64]bool
+}
+
+// New returns a Sink that writes to w with default options.
+func New(w io.Writer) *Sink { return NewWithOptions(w, Options{}) }
+
+// NewWithOptions returns a Sink that writes to w.
+func NewWithOptions(w io.Writer, opts Options) *Sink {
+	return &Sink{w: w, opts: opts, shown: map[uint64]bool{}}
+}
 
 // Handle renders one event. Events it does not know are skipped.
 func (s *Sink) Handle(e event.Event) {
-	line := Format(e)
-	if line == "" {
-		return
-	}
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	io.WriteString(s.w, line+"\n")
+	text := s.render(e)
+	if text == "" {
+		return
+	}
+	io.WriteString(s.w, text)
+}
+
+// render returns the lines for e, each ending in a newline, or "".
+func (s *Sink) render(e event.Event) string {
+	switch e := e.(type) {
+	case *event.Flow:
+		// A flow whose exchanges were shown gets no line of its own,
+		// unless it ended abnormally or everything is asked for.
+		normal := e.End == event.Closed || e.End == event.Idle
+		hide := s.shown[e.ID] && normal && !s.opts.Verbose
+		delete(s.shown, e.ID)
+		if hide {
+			return ""
+		}
+		return s.paint(dim, formatFlow(e)) + "\n"
+	case *event.HTTP:
+		s.shown[e.FlowID] = true
+		return s.http(e)
+	case *event.WebSocket:
+		s.shown[e.FlowID] = true
+		return s.websocket(e)
+	case *event.DNS:
+		if e.FlowID != 0 {
+			s.shown[e.FlowID] = true
+		}
+		return formatDNS(e) + "\n"
+	case *event.TLS:
+		return s.tls(e)
+	case *event.Unparsed:
+		return s.paint(yellow, fmt.Sprintf("!    %s stopped following flow %d: %s", e.Dissector, e.FlowID, e.Reason)) + "\n"
+	}
+	if line := Format(e); line != "" {
+		return line + "\n"
+	}
+	return ""
 }
 
 // Format renders one event as a line without the newline, or "" for events
@@ -81,6 +139,9 @@ func formatDNS(d *event.DNS) string {
 		}
 	}
 	line := fmt.Sprintf("dns  %s %s → %s  %s", d.Name, d.Type, answer, Duration(d.Duration))
+	if d.FlowID != 0 && d.Server.IsValid() {
+		line += "  @" + d.Server.Addr().String()
+	}
 	if d.Err != "" {
 		line += "  (" + d.Err + ")"
 	}

@@ -1,0 +1,165 @@
+package text
+
+import (
+	"fmt"
+	"net/http"
+	"strings"
+
+	"github.com/htapod/htapod/event"
+)
+
+// midWidth is where the right-hand column (protocol, duration) starts.
+const midWidth = 62
+
+// http renders an exchange: the request line when its head arrives, the
+// response line when the exchange is over (sizes and duration are true
+// then).
+func (s *Sink) http(h *event.HTTP) string {
+	var b strings.Builder
+	switch h.Phase {
+	case event.PhaseRequest:
+		b.WriteString(columns(s.paint(cyan, "→")+"    "+h.Method+" "+h.URL(), protoName(h.Proto)))
+		if s.opts.Headers {
+			writeHeaders(&b, h.ReqHeader)
+		}
+	case event.PhaseDone:
+		if s.opts.Bodies && h.ReqBody.Size > 0 {
+			b.WriteString("       " + s.paint(dim, "request body:") + "\n")
+			writeBody(&b, &h.ReqBody)
+		}
+		b.WriteString(columns(s.paint(cyan, "←")+"    "+s.response(h), Duration(h.End.Sub(h.Start))))
+		if s.opts.Headers && h.Status != 0 {
+			writeHeaders(&b, h.RespHeader)
+			writeHeaders(&b, h.RespTrailer)
+		}
+		if s.opts.Bodies && h.RespBody.Size > 0 {
+			writeBody(&b, &h.RespBody)
+		}
+	}
+	return b.String()
+}
+
+// response is the middle of a response line: status, type, size, or what
+// went wrong.
+func (s *Sink) response(h *event.HTTP) string {
+	if h.Status == 0 {
+		return s.paint(red, "✗ "+orDefault(h.Err, "no response"))
+	}
+	reason := h.Reason
+	if reason == "" {
+		reason = http.StatusText(h.Status)
+	}
+	parts := []string{s.paint(statusColor(h.Status), fmt.Sprintf("%d %s", h.Status, reason))}
+	if g := h.GRPC; g != nil {
+		parts = append(parts, grpcSummary(g))
+	} else {
+		if h.RespBody.ContentType != "" {
+			parts = append(parts, h.RespBody.ContentType)
+		}
+		parts = append(parts, bodySize(&h.RespBody))
+	}
+	if h.Upgrade != "" {
+		parts = append(parts, "→ "+h.Upgrade)
+	}
+	if h.Err != "" {
+		parts = append(parts, s.paint(red, "✗ "+h.Err))
+	}
+	return strings.Join(parts, "  ")
+}
+
+func grpcSummary(g *event.GRPC) string {
+	status := fmt.Sprintf("grpc %d", g.Status)
+	if g.Status == 0 {
+		status = "grpc OK"
+	}
+	if g.Message != "" {
+		status += " " + g.Message
+	}
+	sum := func(ms []int) int64 {
+		var n int64
+		for _, m := range ms {
+			n += int64(m)
+		}
+		return n
+	}
+	return fmt.Sprintf("%s  %s/%s  %d msg ↑ %s  %d msg ↓ %s", status, g.Service, g.Method,
+		len(g.ReqMsgs), Size(sum(g.ReqMsgs)), len(g.RespMsgs), Size(sum(g.RespMsgs)))
+}
+
+// bodySize is "12.4 KB (gzip 3.1 KB)" for an encoded body, "169 B" else.
+func bodySize(b *event.Body) string {
+	if b.Encoding == "" || b.Encoding == "identity" {
+		return Size(b.Size)
+	}
+	if b.DecodedSize < 0 {
+		return fmt.Sprintf("%s %s (not decoded)", b.Encoding, Size(b.Size))
+	}
+	return fmt.Sprintf("%s (%s %s)", Size(b.DecodedSize), b.Encoding, Size(b.Size))
+}
+
+func protoName(p string) string { return strings.ToLower(p) }
+
+// columns pads left so that right starts at midWidth (visible runes).
+func columns(left, right string) string {
+	n := visibleLen(left)
+	if n < midWidth {
+		left += strings.Repeat(" ", midWidth-n)
+	} else {
+		left += "  "
+	}
+	return left + right + "\n"
+}
+
+func writeHeaders(b *strings.Builder, hs []event.Header) {
+	for _, h := range hs {
+		b.WriteString("       " + h.Name + ": " + h.Value + "\n")
+	}
+}
+
+func orDefault(s, d string) string {
+	if s == "" {
+		return d
+	}
+	return s
+}
+
+// websocket renders one message or control frame.
+func (s *Sink) websocket(w *event.WebSocket) string {
+	arrow := "↑"
+	if w.Dir == event.Down {
+		arrow = "↓"
+	}
+	line := fmt.Sprintf("ws   %s %s  %s", arrow, w.Opcode, Size(w.Size))
+	if w.Opcode == "close" {
+		line += fmt.Sprintf("  %d %s", w.CloseCode, w.CloseReason)
+	}
+	var b strings.Builder
+	b.WriteString(line + "\n")
+	if s.opts.Bodies && w.Opcode == "text" && len(w.Data) > 0 {
+		writeBody(&b, &event.Body{Data: w.Data, Size: w.Size, DecodedSize: w.Size, Truncated: w.Truncated, ContentType: "text/plain"})
+	}
+	return b.String()
+}
+
+// tls renders a TLS event: failures always, details when verbose.
+func (s *Sink) tls(t *event.TLS) string {
+	host := orDefault(t.SNI, t.Server.String())
+	if t.Err != "" {
+		return s.paint(red, fmt.Sprintf("tls  %s  ✗ %s", host, t.Err)) + "\n"
+	}
+	if !s.opts.Verbose {
+		return ""
+	}
+	how := "passthrough"
+	if t.Intercepted {
+		how = "intercepted"
+	}
+	parts := []string{"tls ", host, orDefault(t.Version, "?")}
+	if t.ALPN != "" {
+		parts = append(parts, t.ALPN)
+	} else if len(t.ALPNOffered) > 0 {
+		parts = append(parts, "offered "+strings.Join(t.ALPNOffered, ","))
+	}
+	parts = append(parts, how)
+	return s.paint(dim, strings.Join(parts, "  ")) + "\n"
+}
