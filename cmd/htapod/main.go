@@ -14,8 +14,8 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/htapod/htapod"
-	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/internal/lineout"
+	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
 	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
