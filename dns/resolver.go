@@ -124,6 +124,7 @@ func (r *Resolver) Answer(ctx context.Context, query []byte, transport event.Pro
 		ev.Err = err.Error()
 	}
 	ev.Rcode = mdns.RcodeToString[resp.Rcode]
+	ev.Truncated = resp.Truncated
 	for _, rr := range resp.Answer {
 		ev.Answers = append(ev.Answers, rdata(rr))
 	}

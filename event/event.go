@@ -100,7 +100,10 @@ type DNS struct {
 	Duration time.Duration
 	// Source says who answered: "hosts", "static" or the upstream server.
 	Source string
-	Err    string
+	// Truncated says the answer had the TC bit set (RFC 1035 §4.1.1): the
+	// client should ask again over TCP.
+	Truncated bool
+	Err       string
 }
 
 // Kind implements Event.

@@ -27,7 +27,6 @@ const (
 	errNoAnswer = "no answer"
 	errEvicted  = "no answer: too many queries were waiting"
 	errStopped  = "no answer seen: the dissector stopped at a malformed message"
-	errTC       = "truncated" // TC bit: the client should retry over TCP
 )
 
 // dissectorName names this dissector in event.Unparsed.
@@ -113,7 +112,7 @@ func (m *matcher) answer(msg *mdns.Msg, t time.Time) {
 			ev.Answers = append(ev.Answers, rdata(rr))
 		}
 		if msg.Truncated {
-			ev.Err = errTC
+			ev.Truncated = true
 		}
 		m.emit(ev)
 		return

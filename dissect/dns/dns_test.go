@@ -178,7 +178,7 @@ func udpCases(tb testing.TB) []udpCase {
 		msgs: []msg{{up, pack(tb, qtc), 0}, {down, pack(tb, tc), ms}},
 		want: []event.Event{func() event.Event {
 			e := want(udp, 7, "big.lab.test", "TXT", 0, ms, "NOERROR")
-			e.Err = "truncated"
+			e.Truncated = true
 			return e
 		}()},
 	}, {
@@ -192,7 +192,7 @@ func udpCases(tb testing.TB) []udpCase {
 		}(), ms}},
 		want: []event.Event{func() event.Event {
 			e := want(udp, 7, "big.lab.test", "TXT", 0, ms, "NOERROR")
-			e.Err = "truncated"
+			e.Truncated = true
 			return e
 		}()},
 	}, {

@@ -14,7 +14,7 @@ import (
 // and Source are meta.Dst. Queries and answers are told apart by the QR
 // bit; an answer to a query not seen is ignored, a query repeated with
 // the same ID and question (a retransmission) keeps the first's start,
-// and a TC answer has Err "truncated".
+// and a TC answer has Truncated set.
 //
 // A datagram that is not a DNS message makes it emit one event.Unparsed
 // and return an error wrapping dissect.ErrMalformed; it then ignores the

@@ -139,6 +139,9 @@ func formatDNS(d *event.DNS) string {
 		}
 	}
 	line := fmt.Sprintf("dns  %s %s → %s  %s", d.Name, d.Type, answer, Duration(d.Duration))
+	if d.Truncated {
+		line += "  (truncated: retry over TCP)"
+	}
 	if d.FlowID != 0 && d.Server.IsValid() {
 		line += "  @" + d.Server.Addr().String()
 	}
