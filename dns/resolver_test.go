@@ -222,7 +222,7 @@ func TestAnswerForwards(t *testing.T) {
 			ev := log.take(t)
 			want := event.DNS{Server: testServer, Transport: tt.transport, Name: strings.TrimSuffix(tt.name, "."),
 				Type: mdns.TypeToString[tt.qtype], Rcode: mdns.RcodeToString[tt.rcode], Answers: tt.answers,
-				Start: ev.Start, Duration: ev.Duration, Source: tt.source, Err: ev.Err}
+				Start: ev.Start, Duration: ev.Duration, Source: tt.source, Truncated: tt.tc, Err: ev.Err}
 			if !reflect.DeepEqual(*ev, want) {
 				t.Errorf("event = %+v; want %+v", *ev, want)
 			}
