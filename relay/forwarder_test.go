@@ -1,8 +1,8 @@
 package relay
 
 import (
-	"bytes"
 	"context"
+	"crypto/tls"
 	"errors"
 	"io"
 	"net"
@@ -165,8 +165,7 @@ func assertDrained(tb testing.TB, f *Forwarder) {
 
 func TestHandleTCPRelays(t *testing.T) {
 	echo := newTCPEcho(t)
-	var rec teeRecorder
-	var teeFlow *event.Flow
+	d := newFakeDissector()
 	f, events := newTestForwarder(t, Config{
 		Router: mapTo(echo),
 		Name: func(a netip.Addr) string {
@@ -175,17 +174,17 @@ func TestHandleTCPRelays(t *testing.T) {
 			}
 			return ""
 		},
-		Tee: func(fl *event.Flow) Tee { teeFlow = fl; return rec.tee },
+		Dissect: d.stream,
 	})
 	in := newTestInbound(t)
 	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
 
-	msg := []byte("hello through the relay")
-	if err := <-sendAll(in.client, msg); err != nil {
+	msg := "hello through the relay"
+	if err := <-sendAll(in.client, []byte(msg)); err != nil {
 		t.Fatalf("client send: %v", err)
 	}
 	got, err := io.ReadAll(in.client)
-	if err != nil || !bytes.Equal(got, msg) {
+	if err != nil || string(got) != msg {
 		t.Fatalf("client ReadAll = %q, %v; want the echo %q", got, err, msg)
 	}
 	await(t, done, "HandleTCP")
@@ -203,15 +202,112 @@ func TestHandleTCPRelays(t *testing.T) {
 	if fl.Start.IsZero() || fl.Ended.Before(fl.Start) {
 		t.Errorf("flow Start, Ended = %v, %v; want Start set and Ended after it", fl.Start, fl.Ended)
 	}
-	if teeFlow != fl {
-		t.Errorf("Tee was given flow %p; want the reported flow %p", teeFlow, fl)
+	// The dissector saw the flow's bytes and metadata, and was closed
+	// before HandleTCP returned.
+	meta, first, closed := d.state()
+	if meta.FlowID != fl.ID || meta.Proto != event.TCP || meta.Src != testSrc || meta.Dst != testDst || meta.Name != "www.lab.test" {
+		t.Errorf("dissector meta = %+v; want flow %d tcp %v -> %v named www.lab.test", meta, fl.ID, testSrc, testDst)
+	}
+	if !strings.HasPrefix(msg, string(first)) || len(first) == 0 {
+		t.Errorf("dissector first bytes = %q; want a prefix of %q", first, msg)
 	}
 	for _, dir := range []Direction{Up, Down} {
-		if got := rec.bytes(dir); !bytes.Equal(got, msg) {
-			t.Errorf("tee(%v) saw %q; want %q", dir, got, msg)
+		if got := d.seen(dir); got != msg {
+			t.Errorf("dissector saw %v %q; want %q", dir, got, msg)
 		}
 	}
+	if !closed {
+		t.Errorf("dissector not closed when HandleTCP returned")
+	}
 	assertDrained(t, f)
+}
+
+// newTCPBanner starts a loopback TCP server that speaks first (as SMTP or
+// SSH do): it sends banner, then echoes until EOF.
+func newTCPBanner(tb testing.TB, banner string) *net.TCPAddr {
+	tb.Helper()
+	ln, err := net.ListenTCP("tcp", loopback4)
+	if err != nil {
+		tb.Fatalf("listen: %v", err)
+	}
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		c, err := ln.AcceptTCP()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(testTimeout))
+		c.Write([]byte(banner))
+		io.Copy(c, c)
+		c.CloseWrite()
+	}()
+	tb.Cleanup(func() { ln.Close(); <-done })
+	return ln.Addr().(*net.TCPAddr)
+}
+
+func TestHandleTCPServerSpeaksFirst(t *testing.T) {
+	const banner = "220 mail.lab.test ESMTP\r\n"
+	d := newFakeDissector()
+	f, rec := newTestForwarder(t, Config{Router: mapTo(newTCPBanner(t, banner)), Dissect: d.stream})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+
+	// The client waits for the banner before it says anything.
+	got := make([]byte, len(banner))
+	if _, err := io.ReadFull(in.client, got); err != nil || string(got) != banner {
+		t.Fatalf("client read banner = %q, %v; want %q", got, err, banner)
+	}
+	if err := <-sendAll(in.client, []byte("QUIT\r\n")); err != nil {
+		t.Fatalf("client send: %v", err)
+	}
+	rest, err := io.ReadAll(in.client)
+	if err != nil || string(rest) != "QUIT\r\n" {
+		t.Errorf("client ReadAll = %q, %v; want the echo %q", rest, err, "QUIT\r\n")
+	}
+	await(t, done, "HandleTCP")
+	fl := rec.flow(t)
+	if fl.End != event.Closed || fl.Up != 6 || fl.Down != int64(len(banner))+6 {
+		t.Errorf("flow End, Up, Down = %q, %d, %d; want %q, 6, %d", fl.End, fl.Up, fl.Down, event.Closed, len(banner)+6)
+	}
+}
+
+func TestHandleTCPClientClosesAtOnce(t *testing.T) {
+	f, rec := newTestForwarder(t, Config{Router: mapTo(newTCPEcho(t))})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	in.client.CloseWrite()
+	if got, err := io.ReadAll(in.client); len(got) != 0 || err != nil {
+		t.Errorf("client ReadAll = %q, %v; want EOF at once", got, err)
+	}
+	await(t, done, "HandleTCP")
+	if fl := rec.flow(t); fl.End != event.Closed || fl.Up != 0 || fl.Down != 0 {
+		t.Errorf("flow End, Up, Down = %q, %d, %d; want %q, 0, 0", fl.End, fl.Up, fl.Down, event.Closed)
+	}
+}
+
+func TestHandleTCPNamesFlowBySNI(t *testing.T) {
+	// Without interception, a TLS flow is relayed untouched; a flow whose
+	// address has no DNS name takes the ClientHello's server name.
+	f, rec := newTestForwarder(t, Config{Router: mapTo(newTCPEcho(t))})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	hello := make(chan error, 1)
+	go func() {
+		// The echo server answers the ClientHello with itself, which the
+		// client rejects: only the hello matters here.
+		c := tls.Client(in.client, &tls.Config{ServerName: "sni.lab.test"})
+		hello <- c.Handshake()
+		in.client.Close()
+	}()
+	if err := <-hello; err == nil {
+		t.Errorf("handshake against an echo server succeeded")
+	}
+	await(t, done, "HandleTCP")
+	if fl := rec.flow(t); fl.Name != "sni.lab.test" || fl.Up == 0 || fl.Up != fl.Down {
+		t.Errorf("flow Name, Up, Down = %q, %d, %d; want %q and the hello echoed whole", fl.Name, fl.Up, fl.Down, "sni.lab.test")
+	}
 }
 
 func TestHandleTCPDeny(t *testing.T) {

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"bytes"
 	"errors"
 	"io"
 	"net"
@@ -11,6 +12,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
 )
 
@@ -250,4 +252,77 @@ func await(tb testing.TB, done <-chan struct{}, what string) {
 	case <-time.After(testTimeout):
 		tb.Fatalf("%s did not return within %v", what, testTimeout)
 	}
+}
+
+// fakeDissector records what the relay fed it: it is both a dissect.Stream
+// and a dissect.Datagrams.
+type fakeDissector struct {
+	mu     sync.Mutex
+	meta   dissect.Meta
+	first  []byte
+	got    map[event.Direction]*bytes.Buffer
+	count  map[event.Direction]int
+	ended  map[event.Direction]bool
+	closed bool
+}
+
+func newFakeDissector() *fakeDissector {
+	return &fakeDissector{
+		got:   map[event.Direction]*bytes.Buffer{Up: {}, Down: {}},
+		count: map[event.Direction]int{},
+		ended: map[event.Direction]bool{},
+	}
+}
+
+// stream is a Config.Dissect that attaches d to every TCP flow.
+func (d *fakeDissector) stream(meta dissect.Meta, first []byte, _ dissect.Emit) (dissect.Stream, string) {
+	d.mu.Lock()
+	d.meta, d.first = meta, bytes.Clone(first)
+	d.mu.Unlock()
+	return d, "fake"
+}
+
+// datagrams is a Config.DissectUDP that attaches d to every UDP flow.
+func (d *fakeDissector) datagrams(meta dissect.Meta, _ dissect.Emit) (dissect.Datagrams, string) {
+	d.mu.Lock()
+	d.meta = meta
+	d.mu.Unlock()
+	return d, "fake"
+}
+
+func (d *fakeDissector) Data(dir event.Direction, b []byte, _ time.Time) error {
+	return d.Datagram(dir, b, time.Time{})
+}
+
+func (d *fakeDissector) Datagram(dir event.Direction, b []byte, _ time.Time) error {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	d.got[dir].Write(b)
+	d.count[dir]++
+	return nil
+}
+
+func (d *fakeDissector) End(dir event.Direction, _ time.Time) {
+	d.mu.Lock()
+	d.ended[dir] = true
+	d.mu.Unlock()
+}
+
+func (d *fakeDissector) Close(time.Time) {
+	d.mu.Lock()
+	d.closed = true
+	d.mu.Unlock()
+}
+
+// seen returns the bytes fed for dir.
+func (d *fakeDissector) seen(dir event.Direction) string {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.got[dir].String()
+}
+
+func (d *fakeDissector) state() (meta dissect.Meta, first []byte, closed bool) {
+	d.mu.Lock()
+	defer d.mu.Unlock()
+	return d.meta, d.first, d.closed
 }

@@ -60,12 +60,12 @@ func (u *udpFlow) expect(tb testing.TB, msg string) {
 func TestHandleUDPRelaysUntilIdle(t *testing.T) {
 	const idle = 200 * time.Millisecond
 	echo := newUDPEcho(t)
-	var tee teeRecorder
+	d := newFakeDissector()
 	f, rec := newTestForwarder(t, Config{
-		Router:  mapTo(echo),
-		UDPIdle: idle,
-		DNSIdle: time.Hour, // must not apply: the port is not 53
-		Tee:     func(*event.Flow) Tee { return tee.tee },
+		Router:     mapTo(echo),
+		UDPIdle:    idle,
+		DNSIdle:    time.Hour, // must not apply: the port is not 53
+		DissectUDP: d.datagrams,
 	})
 	began := time.Now()
 	u := startUDPFlow(t, f, testDst, "first")
@@ -87,9 +87,12 @@ func TestHandleUDPRelaysUntilIdle(t *testing.T) {
 		t.Errorf("flow ended %v after its start; want about the idle timeout %v", d, idle)
 	}
 	for _, dir := range []Direction{Up, Down} {
-		if got, want := string(tee.bytes(dir)), "firstsecondthird!"; got != want {
-			t.Errorf("tee(%v) saw %q; want %q", dir, got, want)
+		if got, want := d.seen(dir), "firstsecondthird!"; got != want {
+			t.Errorf("dissector saw %v %q; want %q", dir, got, want)
 		}
+	}
+	if meta, _, closed := d.state(); meta.FlowID != fl.ID || meta.Proto != event.UDP || meta.Dst != testDst || !closed {
+		t.Errorf("dissector meta = %+v, closed %v; want flow %d udp to %v, closed", meta, closed, fl.ID, testDst)
 	}
 	// The handler owns inner and closed it.
 	if _, err := u.inner.Write([]byte("x")); !errors.Is(err, net.ErrClosed) {
