@@ -68,6 +68,12 @@ func TestFormat(t *testing.T) {
 			"dns  nx.lab.test AAAA → NXDOMAIN  3 ms"},
 		{"dns no records", &event.DNS{Name: "www.lab.test", Type: "MX", Rcode: "NOERROR", Duration: 300 * time.Microsecond},
 			"dns  www.lab.test MX → (no records)  0.3 ms"},
+		{"dns truncated", &event.DNS{Name: "big.lab.test", Type: "TXT", Rcode: "NOERROR", Truncated: true, Duration: 2 * time.Millisecond},
+			"dns  big.lab.test TXT → (no records)  2 ms  (truncated: retry over TCP)"},
+		{"dns seen on a flow names its server", &event.DNS{FlowID: 7, Server: netip.MustParseAddrPort("192.0.2.53:53"), Name: "www.lab.test", Type: "A", Rcode: "NOERROR", Answers: []string{"203.0.113.10"}, Duration: 4 * time.Millisecond},
+			"dns  www.lab.test A → 203.0.113.10  4 ms  @192.0.2.53"},
+		{"dns of htapod's resolver does not", &event.DNS{Server: netip.MustParseAddrPort("10.0.85.1:53"), Name: "www.lab.test", Type: "A", Rcode: "NOERROR", Answers: []string{"203.0.113.10"}, Duration: 4 * time.Millisecond},
+			"dns  www.lab.test A → 203.0.113.10  4 ms"},
 		{"dns servfail with error", &event.DNS{Name: "www.lab.test", Type: "A", Rcode: "SERVFAIL", Duration: 2 * time.Second, Err: "192.0.2.53:53: i/o timeout"},
 			"dns  www.lab.test A → SERVFAIL  2.0 s  (192.0.2.53:53: i/o timeout)"},
 
