@@ -30,6 +30,7 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
 )
@@ -68,6 +69,7 @@ type config struct {
 
 	report   io.Writer
 	reportOp text.Options
+	pcap     *pcapng.Writer
 	handlers []event.Handler
 	rules    []route.Rule
 	hostMaps []netip.Addr
@@ -110,6 +112,12 @@ func Passthrough(patterns ...string) Option {
 // BodyLimit sets how many decoded body bytes an event carries (the rest
 // is counted); 0 means dissect.DefaultBodyLimit, negative none.
 func BodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n } }
+
+// WithPcap writes every packet of the command's network to p, with the
+// TLS secrets of the command's leg of intercepted connections (so tshark
+// and Wireshark decrypt it from the file alone). The caller closes p after
+// Run.
+func WithPcap(p *pcapng.Writer) Option { return func(c *config) { c.pcap = p } }
 
 // WithReport writes a human line per event to w (nil: no report).
 func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }

@@ -89,8 +89,13 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		return Status{Code: 125}, err
 	}
 	defer box.Close()
+	var capture netstack.Capture
+	if c.pcap != nil {
+		capture = c.pcap.Packet
+	}
 	st, err := netstack.New(netstack.Config{
-		FD:     int(box.TUN.Fd()),
+		Capture: capture,
+		FD:      int(box.TUN.Fd()),
 		MTU:    sandbox.DefaultMTU,
 		TCP:    func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
 		UDP:    func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },

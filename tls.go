@@ -39,7 +39,11 @@ func (r *Runner) tlsSetup(runDir string) (*tlsmitm.Interceptor, []sandbox.Bind, 
 	for _, ca := range c.upstreamCAs {
 		roots.AddCert(ca)
 	}
-	ic := tlsmitm.New(tlsmitm.Config{Authority: auth, Roots: roots, Insecure: c.insecure, KeyLog: c.keyLog})
+	cfg := tlsmitm.Config{Authority: auth, Roots: roots, Insecure: c.insecure, KeyLog: c.keyLog}
+	if c.pcap != nil {
+		cfg.ClientKeyLog = c.pcap
+	}
+	ic := tlsmitm.New(cfg)
 	return ic, binds, trust.Env, nil
 }
 

@@ -36,6 +36,8 @@ type Config struct {
 	// UDP is called in a new goroutine for each new UDP 4-tuple. The
 	// handler owns req.Conn and must close it.
 	UDP func(*UDPRequest)
+	// Capture, when set, sees every packet (for pcapng export).
+	Capture Capture
 	// Logger receives the stack's own diagnostics; nil discards them.
 	Logger *slog.Logger
 }
@@ -69,6 +71,9 @@ func New(cfg Config) (*Stack, error) {
 	})
 	if err != nil {
 		return nil, fmt.Errorf("open link endpoint: %w", err)
+	}
+	if cfg.Capture != nil {
+		ep = newCaptureEndpoint(ep, cfg.Capture)
 	}
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},

@@ -24,6 +24,9 @@ type Config struct {
 	// KeyLog receives the NSS key log lines of both legs (for Wireshark);
 	// nil writes none. Writes are serialised.
 	KeyLog io.Writer
+	// ClientKeyLog receives the key log lines of the command's leg only
+	// (the leg a capture of the box shows), e.g. for a pcapng file.
+	ClientKeyLog io.Writer
 	// HandshakeTimeout bounds each leg's handshake; zero means 30 s.
 	HandshakeTimeout time.Duration
 }
@@ -31,8 +34,9 @@ type Config struct {
 // Interceptor terminates TLS on both legs of a flow. It is safe for
 // concurrent use.
 type Interceptor struct {
-	cfg    Config
-	keyLog io.Writer
+	cfg       Config
+	keyLog    io.Writer // both legs
+	clientLog io.Writer // the command's leg: keyLog and ClientKeyLog
 }
 
 // New returns an Interceptor for cfg.
@@ -43,6 +47,14 @@ func New(cfg Config) *Interceptor {
 	i := &Interceptor{cfg: cfg}
 	if cfg.KeyLog != nil {
 		i.keyLog = &lockedWriter{w: cfg.KeyLog}
+	}
+	switch {
+	case cfg.ClientKeyLog != nil && i.keyLog != nil:
+		i.clientLog = io.MultiWriter(i.keyLog, &lockedWriter{w: cfg.ClientKeyLog})
+	case cfg.ClientKeyLog != nil:
+		i.clientLog = &lockedWriter{w: cfg.ClientKeyLog}
+	default:
+		i.clientLog = i.keyLog
 	}
 	return i
 }
@@ -120,7 +132,7 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 	down := tls.Server(client, &tls.Config{
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   protos,
-		KeyLogWriter: i.keyLog,
+		KeyLogWriter: i.clientLog,
 		MinVersion:   tls.VersionTLS10,
 	})
 	if err := down.HandshakeContext(ctx); err != nil {

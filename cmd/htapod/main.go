@@ -17,6 +17,7 @@ import (
 	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
 )
@@ -73,6 +74,8 @@ type options struct {
 	headers     bool
 	bodies      bool
 	color       string
+	pcap        string
+	snapLen     int
 }
 
 func run(args []string) int {
@@ -86,6 +89,8 @@ func run(args []string) int {
 	fs.BoolVarP(&o.headers, "headers", "H", false, "show HTTP headers")
 	fs.BoolVarP(&o.bodies, "bodies", "b", false, "show HTTP bodies (decoded) and WebSocket text")
 	fs.StringVar(&o.color, "color", "auto", "colour the report: auto, always or never")
+	fs.StringVar(&o.pcap, "pcap", "", "write the packets to pcapng `FILE`, TLS secrets included")
+	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
 	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
 	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
 	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
@@ -158,6 +163,19 @@ func run(args []string) int {
 		}
 		defer f.Close()
 		opts = append(opts, htapod.KeyLog(f))
+	}
+	if o.pcap != "" {
+		p, err := pcapng.Create(o.pcap, o.snapLen, "htapod")
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "htapod: cannot write the capture: %v\n", err)
+			return 125
+		}
+		defer func() {
+			if err := p.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "htapod: capture %s: %v\n", o.pcap, err)
+			}
+		}()
+		opts = append(opts, htapod.WithPcap(p))
 	}
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
 	if err != nil {
