@@ -96,10 +96,10 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	st, err := netstack.New(netstack.Config{
 		Capture: capture,
 		FD:      int(box.TUN.Fd()),
-		MTU:    sandbox.DefaultMTU,
-		TCP:    func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
-		UDP:    func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
-		Logger: c.logger,
+		MTU:     sandbox.DefaultMTU,
+		TCP:     func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
+		UDP:     func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
+		Logger:  c.logger,
 	})
 	if err != nil {
 		box.Signal(os.Kill)
