@@ -86,6 +86,11 @@ func exchange(timeout time.Duration) func(context.Context, *mdns.Msg, string, st
 			c.UDPSize = mdns.MaxMsgSize // never truncate here what upstream sent whole
 		}
 		r, _, err := c.ExchangeContext(ctx, q, server)
+		if err != nil && r != nil && r.Truncated {
+			// A server may cut a UDP answer inside a record; what matters
+			// is the TC bit, which sends the client to TCP.
+			return r, nil
+		}
 		return r, err
 	}
 }

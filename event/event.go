@@ -98,7 +98,8 @@ type DNS struct {
 	Answers  []string
 	Start    time.Time
 	Duration time.Duration
-	// Source says who answered: "hosts", "static" or the upstream server.
+	// Source says who answered: "hosts" (the hosts file), "htapod" (its own
+	// names, such as host.htapod.internal) or the upstream server.
 	Source string
 	// Truncated says the answer had the TC bit set (RFC 1035 §4.1.1): the
 	// client should ask again over TCP.

@@ -89,19 +89,6 @@ func New(cfg Config) (*Stack, error) {
 
 func (st *Stack) configure(cfg Config) error {
 	s := st.s
-	if err := s.CreateNIC(nicID, st.ep); err != nil {
-		return fmt.Errorf("create nic: %s", err)
-	}
-	if err := s.SetPromiscuousMode(nicID, true); err != nil {
-		return fmt.Errorf("set promiscuous: %s", err)
-	}
-	if err := s.SetSpoofing(nicID, true); err != nil {
-		return fmt.Errorf("set spoofing: %s", err)
-	}
-	s.SetRouteTable([]tcpip.Route{
-		{Destination: header.IPv4EmptySubnet, NIC: nicID},
-		{Destination: header.IPv6EmptySubnet, NIC: nicID},
-	})
 	sack := tcpip.TCPSACKEnabled(true)
 	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	// Large buffers: the inner leg is a memory copy, and small windows
@@ -131,6 +118,21 @@ func (st *Stack) configure(cfg Config) error {
 		})
 		s.SetTransportProtocolHandler(udp.ProtocolNumber, fwd.HandlePacket)
 	}
+	// The NIC comes last: creating it starts the readers, and gVisor's
+	// options and handlers may only be set before packets flow.
+	if err := s.CreateNIC(nicID, st.ep); err != nil {
+		return fmt.Errorf("create nic: %s", err)
+	}
+	if err := s.SetPromiscuousMode(nicID, true); err != nil {
+		return fmt.Errorf("set promiscuous: %s", err)
+	}
+	if err := s.SetSpoofing(nicID, true); err != nil {
+		return fmt.Errorf("set spoofing: %s", err)
+	}
+	s.SetRouteTable([]tcpip.Route{
+		{Destination: header.IPv4EmptySubnet, NIC: nicID},
+		{Destination: header.IPv6EmptySubnet, NIC: nicID},
+	})
 	return nil
 }
 

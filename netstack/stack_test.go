@@ -57,7 +57,6 @@ type testNet struct {
 // socketpair. Requests arrive on tn.tcp and tn.udp; the test decides them.
 func newTestNet(tb testing.TB) *testNet {
 	tb.Helper()
-	skipUnderRace(tb)
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		tb.Fatalf("socketpair: %v", err)
@@ -105,21 +104,6 @@ func newTestNet(tb testing.TB) *testNet {
 		unix.Close(fds[0])
 	})
 	return tn
-}
-
-// skipUnderRace skips tests that run packets through New's stack when the
-// race detector is on. KNOWN BUG, remove this skip when it is fixed:
-// configure calls CreateNIC, which starts the link endpoint's reader
-// goroutines, and only then SetTransportProtocolHandler and the forwarders,
-// which gVisor requires "only during initialization of the stack"; the race
-// detector reports the handler and forwarder fields written in configure
-// and read by the packet processor without synchronization. Setting the
-// handlers (and options) before CreateNIC makes these tests pass -race.
-func skipUnderRace(tb testing.TB) {
-	tb.Helper()
-	if raceEnabled {
-		tb.Skip("netstack.New races with its link reader (handlers set after CreateNIC); run without -race")
-	}
 }
 
 func newClientStack(tb testing.TB, fd int) *stack.Stack {

@@ -48,6 +48,9 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
 	if err != nil {
 		end := dialEnd(err)
+		if f.ctx.Err() != nil {
+			end, err = event.Aborted, nil // htapod is closing: Close cut the dial
+		}
 		switch end {
 		case event.Refused:
 			in.Reset()
@@ -76,6 +79,11 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		return
 	}
 	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
+	if f.ctx.Err() != nil {
+		// Close ran while we dialed and may have missed the end set above.
+		abort(inner)
+		abort(outer)
+	}
 	end, err := f.relayTCP(fl, inner, outer)
 	if f.ctx.Err() != nil && end != event.Closed {
 		end, err = event.Aborted, nil

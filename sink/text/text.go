@@ -160,12 +160,13 @@ func pad(s string, n int) string {
 
 // Size renders a byte count the way people read it: 615 B, 12.4 KB, 3.1 MB.
 func Size(n int64) string {
+	// Thresholds sit where the rounded figure would reach 1000.0.
 	switch {
 	case n < 1000:
 		return fmt.Sprintf("%d B", n)
-	case n < 1000*1000:
+	case n < 999_950:
 		return fmt.Sprintf("%.1f KB", float64(n)/1000)
-	case n < 1000*1000*1000:
+	case n < 999_950_000:
 		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
 	}
 	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
@@ -181,7 +182,7 @@ func Duration(d time.Duration) string {
 		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
 	case d < time.Second:
 		return fmt.Sprintf("%d ms", d.Milliseconds())
-	case d < time.Minute:
+	case d < time.Minute-50*time.Millisecond:
 		return fmt.Sprintf("%.1f s", d.Seconds())
 	}
 	return d.Round(time.Second).String()
