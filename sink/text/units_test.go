@@ -5,9 +5,9 @@ import (
 	"time"
 )
 
-// Values just under a unit boundary round up into the
-// smaller unit's "1000": 999 999 B renders "1000.0 KB", not "1.0 MB";
-// 59.96 s renders "60.0 s", not "1m0s".
+// Values just under a unit boundary must not round up into the smaller
+// unit's "1000": 999 999 B renders "1.0 MB", not "1000.0 KB"; 59.96 s
+// renders "1m0s", not "60.0 s".
 func TestUnitBoundaries(t *testing.T) {
 	for _, tt := range []struct {
 		got, want string
