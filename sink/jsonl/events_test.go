@@ -76,7 +76,7 @@ var samples = []struct {
 			Data: []byte{0x00, 0xff, 0xfe, 'a', 0x80, 0x01}, DecodedSize: 6},
 		Status: 201, Reason: "Created", Interim: []int{100},
 		RespHeader: []event.Header{{Name: "Content-Length", Value: "0"}},
-		Start: t0, RespStart: t0.Add(5 * time.Millisecond), End: t0.Add(6 * time.Millisecond), Server: server80}},
+		Start:      t0, RespStart: t0.Add(5 * time.Millisecond), End: t0.Add(6 * time.Millisecond), Server: server80}},
 	{"http_done_h2_grpc", &event.HTTP{FlowID: 11, Seq: 3, Phase: event.PhaseDone, Proto: "h2", Scheme: "https",
 		Method: "POST", Authority: "grpc.lab.test", Path: "/lab.Echo/Say",
 		ReqHeader:   []event.Header{{Name: "content-type", Value: "application/grpc"}, {Name: "te", Value: "trailers"}},
