@@ -7,6 +7,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -18,6 +19,7 @@ import (
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sandbox"
 	"github.com/htapod/htapod/sink/pcapng"
+	"github.com/htapod/htapod/sink/summary"
 	"github.com/htapod/htapod/sink/text"
 	"github.com/htapod/htapod/tlsmitm"
 )
@@ -76,6 +78,7 @@ type options struct {
 	color       string
 	pcap        string
 	snapLen     int
+	summary     string
 }
 
 func run(args []string) int {
@@ -91,6 +94,8 @@ func run(args []string) int {
 	fs.StringVar(&o.color, "color", "auto", "colour the report: auto, always or never")
 	fs.StringVar(&o.pcap, "pcap", "", "write the packets to pcapng `FILE`, TLS secrets included")
 	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
+	fs.StringVar(&o.summary, "summary", "auto", "at exit, a table of the hosts contacted: auto (on a terminal, after more than 5 flows), always or never")
+	fs.Lookup("summary").NoOptDefVal = "always"
 	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
 	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
 	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
@@ -144,6 +149,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
 		return 2
 	}
+	var reportOut io.Writer = os.Stderr
 	if o.output != "" {
 		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
@@ -152,6 +158,7 @@ func run(args []string) int {
 		}
 		defer f.Close()
 		opts = append(opts, htapod.WithReport(f))
+		reportOut = f
 	}
 	opts = append(opts, htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers,
 		Bodies: o.bodies, Color: o.useColor()}))
@@ -177,12 +184,28 @@ func run(args []string) int {
 		}()
 		opts = append(opts, htapod.WithPcap(p))
 	}
+	sum := summary.New()
+	opts = append(opts, htapod.OnEvent(sum.Handle))
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
 	if err != nil {
 		reportFailure(err)
 		return 125
 	}
+	if o.wantSummary(sum.Flows()) {
+		sum.Write(reportOut)
+	}
 	return status.Code
+}
+
+// wantSummary decides whether the exit summary is printed.
+func (o *options) wantSummary(flows int) bool {
+	switch o.summary {
+	case "always":
+		return true
+	case "never":
+		return false
+	}
+	return flows > 5 && o.output == "" && lineout.IsTerminal(os.Stderr)
 }
 
 // useColor decides colours: on a terminal unless NO_COLOR is set.

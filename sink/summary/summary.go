@@ -1,0 +1,168 @@
+// Package summary collects a run's events into a table of the hosts the
+// command contacted, printed when the run ends: name, addresses, ports,
+// protocols, requests, bytes each way, TLS failures.
+package summary
+
+import (
+	"fmt"
+	"io"
+	"net/netip"
+	"slices"
+	"sort"
+	"strings"
+	"sync"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/sink/text"
+)
+
+// host is one row: everything seen for one name (or bare address).
+type host struct {
+	name        string
+	addrs       map[netip.Addr]bool
+	ports       map[string]bool // "tcp/443"
+	protos      map[string]bool // "https", "h2", "dns", "tcp"…
+	flows       int
+	requests    int
+	up, down    int64
+	tlsFailures int
+}
+
+// Summary collects events. It is safe for concurrent use.
+type Summary struct {
+	mu    sync.Mutex
+	hosts map[string]*host
+	flows int
+}
+
+// New returns an empty Summary.
+func New() *Summary { return &Summary{hosts: map[string]*host{}} }
+
+// Flows is how many flows ended so far.
+func (s *Summary) Flows() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flows
+}
+
+func (s *Summary) row(name string) *host {
+	h := s.hosts[name]
+	if h == nil {
+		h = &host{name: name, addrs: map[netip.Addr]bool{}, ports: map[string]bool{}, protos: map[string]bool{}}
+		s.hosts[name] = h
+	}
+	return h
+}
+
+// Handle takes one event.
+func (s *Summary) Handle(e event.Event) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	switch e := e.(type) {
+	case *event.Flow:
+		s.flows++
+		name := e.Name
+		if name == "" {
+			name = e.Dst.Addr().String()
+		}
+		h := s.row(name)
+		h.flows++
+		h.addrs[e.Dst.Addr()] = true
+		h.ports[fmt.Sprintf("%s/%d", e.Proto, e.Dst.Port())] = true
+		h.protos[string(e.Proto)] = true
+		h.up += e.Up
+		h.down += e.Down
+	case *event.HTTP:
+		if e.Phase != event.PhaseDone {
+			return
+		}
+		name, _, _ := strings.Cut(e.Authority, ":")
+		if name == "" {
+			name = e.Server.Addr().String()
+		}
+		h := s.row(strings.Trim(name, "[]"))
+		h.requests++
+		h.protos[strings.ToLower(e.Proto)] = true
+	case *event.DNS:
+		if e.Name != "" {
+			s.row(e.Name).protos["dns"] = true
+		}
+	case *event.TLS:
+		name := e.SNI
+		if name == "" {
+			name = e.Server.Addr().String()
+		}
+		h := s.row(name)
+		if e.Err != "" {
+			h.tlsFailures++
+		} else {
+			h.protos["tls"] = true
+		}
+	}
+}
+
+// Write prints the table to w. Hosts only looked up (DNS, no flow) are
+// listed too: a lookup is contact as well.
+func (s *Summary) Write(w io.Writer) error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	rows := make([]*host, 0, len(s.hosts))
+	for _, h := range s.hosts {
+		rows = append(rows, h)
+	}
+	sort.Slice(rows, func(i, j int) bool {
+		if rows[i].up+rows[i].down != rows[j].up+rows[j].down {
+			return rows[i].up+rows[i].down > rows[j].up+rows[j].down
+		}
+		return rows[i].name < rows[j].name
+	})
+	table := [][]string{{"HOST", "ADDRESSES", "PORTS", "PROTOCOLS", "FLOWS", "REQS", "↑", "↓", "TLS FAIL"}}
+	for _, h := range rows {
+		table = append(table, []string{h.name, joinAddrs(h.addrs), joinKeys(h.ports), joinKeys(h.protos),
+			fmt.Sprint(h.flows), fmt.Sprint(h.requests), text.Size(h.up), text.Size(h.down), fmt.Sprint(h.tlsFailures)})
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, "htapod summary: %d flows, %d hosts\n", s.flows, len(rows))
+	widths := make([]int, len(table[0]))
+	for _, r := range table {
+		for i, c := range r {
+			widths[i] = max(widths[i], len([]rune(c)))
+		}
+	}
+	for _, r := range table {
+		for i, c := range r {
+			b.WriteString(c)
+			if i < len(r)-1 {
+				b.WriteString(strings.Repeat(" ", widths[i]-len([]rune(c))+2))
+			}
+		}
+		b.WriteString("\n")
+	}
+	_, err := io.WriteString(w, b.String())
+	return err
+}
+
+func joinKeys(m map[string]bool) string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return strings.Join(keys, ",")
+}
+
+func joinAddrs(m map[netip.Addr]bool) string {
+	addrs := make([]netip.Addr, 0, len(m))
+	for a := range m {
+		addrs = append(addrs, a)
+	}
+	slices.SortFunc(addrs, netip.Addr.Compare)
+	s := make([]string, len(addrs))
+	for i, a := range addrs {
+		s[i] = a.String()
+	}
+	if len(s) == 0 {
+		return "-"
+	}
+	return strings.Join(s, ",")
+}
