@@ -219,3 +219,47 @@ func Example() {
 	// Output:
 	// {"v":1,"type":"notice","time":"2026-01-02T03:04:05.000000000Z","level":"warn","message":"UDP flow table full"}
 }
+
+// TestDocExamples keeps docs/json.md honest: every example line in it is
+// one of the golden lines, and every type has an example.
+func TestDocExamples(t *testing.T) {
+	doc, err := os.ReadFile(filepath.Join("..", "..", "docs", "json.md"))
+	if err != nil {
+		t.Skipf("no docs/json.md: %v", err)
+	}
+	goldens, err := filepath.Glob(filepath.Join("testdata", "*.golden"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	golden := map[string]bool{}
+	for _, path := range goldens {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		golden[strings.TrimSuffix(string(b), "\n")] = true
+	}
+	types := map[string]bool{}
+	in := false
+	for _, line := range strings.Split(string(doc), "\n") {
+		switch {
+		case line == "```json":
+			in = true
+		case line == "```":
+			in = false
+		case in:
+			if !golden[line] {
+				t.Errorf("docs/json.md example is no golden line (update it from testdata):\n%s", line)
+			}
+			var obj struct{ Type string }
+			if err := json.Unmarshal([]byte(line), &obj); err == nil {
+				types[obj.Type] = true
+			}
+		}
+	}
+	for _, kind := range []string{"flow", "dns", "http", "websocket", "tls", "unparsed", "notice"} {
+		if !types[kind] {
+			t.Errorf("docs/json.md has no example of %q", kind)
+		}
+	}
+}
