@@ -28,11 +28,11 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/sandbox"
+	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/sandbox"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
-	"github.com/htapod/htapod/tlsmitm"
 )
 
 // Init takes over when this binary was re-executed as a box's init, and

@@ -11,10 +11,10 @@ import (
 
 	mdns "github.com/miekg/dns"
 
-	"github.com/htapod/htapod/dns"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/dns"
+	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/sandbox"
 )
 
 // hostResolvConf is where the host's resolver configuration is read from.

@@ -9,13 +9,13 @@ import (
 	"strings"
 	"time"
 
-	"github.com/htapod/htapod/dissect/pick"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/lineout"
-	"github.com/htapod/htapod/netstack"
-	"github.com/htapod/htapod/relay"
+	"github.com/htapod/htapod/internal/netstack"
+	"github.com/htapod/htapod/internal/pick"
+	"github.com/htapod/htapod/internal/relay"
+	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/sandbox"
 	"github.com/htapod/htapod/sink/text"
 )
 

@@ -6,8 +6,8 @@ import (
 	"path"
 	"strings"
 
-	"github.com/htapod/htapod/sandbox"
-	"github.com/htapod/htapod/tlsmitm"
+	"github.com/htapod/htapod/internal/sandbox"
+	"github.com/htapod/htapod/internal/tlsmitm"
 )
 
 // tlsSetup prepares interception for a run: the authority, the trust files

@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/htapod/htapod/tlsmitm"
+	"github.com/htapod/htapod"
 )
 
 // caCommand implements `htapod ca create DIR`.
@@ -15,7 +15,7 @@ func caCommand(args []string) int {
 		fmt.Fprintln(os.Stderr, "usage: htapod ca create DIR")
 		return 2
 	}
-	cert, key, err := tlsmitm.CreateAuthorityFiles(args[1])
+	cert, key, err := htapod.CreateAuthorityFiles(args[1])
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: create CA: %v\n", err)
 		return 1

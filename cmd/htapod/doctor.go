@@ -5,14 +5,14 @@ import (
 	"io"
 	"strings"
 
-	"github.com/htapod/htapod/sandbox"
+	"github.com/htapod/htapod"
 )
 
 // doctor prints what htapod needs from this machine and whether it has it.
 func doctor(w io.Writer) int {
 	fmt.Fprintln(w, "htapod doctor")
 	code := 0
-	for _, c := range sandbox.Doctor() {
+	for _, c := range htapod.Doctor() {
 		mark := "ok  "
 		if !c.OK {
 			mark, code = "FAIL", 1

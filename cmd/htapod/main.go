@@ -15,13 +15,10 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/htapod/htapod"
-	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/sandbox"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/summary"
 	"github.com/htapod/htapod/sink/text"
-	"github.com/htapod/htapod/tlsmitm"
 )
 
 const usage = `htapod — see what a command says on the network, without root.
@@ -205,7 +202,7 @@ func (o *options) wantSummary(flows int) bool {
 	case "never":
 		return false
 	}
-	return flows > 5 && o.output == "" && lineout.IsTerminal(os.Stderr)
+	return flows > 5 && o.output == "" && htapod.IsTerminal(os.Stderr)
 }
 
 // useColor decides colours: on a terminal unless NO_COLOR is set.
@@ -219,7 +216,7 @@ func (o *options) useColor() bool {
 	if o.output != "" || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
-	return lineout.IsTerminal(os.Stderr)
+	return htapod.IsTerminal(os.Stderr)
 }
 
 // libOptions turns the flags into library options; the report file is
@@ -247,7 +244,7 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		return nil, fmt.Errorf("--ca-cert and --ca-key go together")
 	}
 	if o.caCert != "" {
-		a, err := tlsmitm.LoadAuthority(o.caCert, o.caKey)
+		a, err := htapod.LoadAuthority(o.caCert, o.caKey)
 		if err != nil {
 			return nil, err
 		}
@@ -301,8 +298,7 @@ func parseAddrPort(s string) (netip.AddrPort, error) {
 // reportFailure prints htapod's own failure and, when known, what to do.
 func reportFailure(err error) {
 	fmt.Fprintf(os.Stderr, "htapod: %v\n", err)
-	var se *sandbox.Error
-	if errors.As(err, &se) && se.Hint != "" {
-		fmt.Fprintf(os.Stderr, "  %s\n", se.Hint)
+	if hint := htapod.Hint(err); hint != "" {
+		fmt.Fprintf(os.Stderr, "  %s\n", hint)
 	}
 }

@@ -14,8 +14,8 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/tlsmitm"
 )
 
 // Inbound is a TCP connection the command is opening, held at the SYN.

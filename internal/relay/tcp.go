@@ -9,8 +9,8 @@ import (
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/tlsmitm"
 )
 
 // maxHello bounds how much of a ClientHello the relay reads before it
