@@ -13,13 +13,20 @@ import (
 	"time"
 )
 
-// build is the one build of ./cmd/htapod per test binary.
-var build struct {
+// A toolBuild is the one build of a command of this module per test binary.
+type toolBuild struct {
 	once sync.Once
-	dir  string // removed by Main
 	bin  string
 	err  error
 }
+
+// builds holds the builds by package path; buildDir is the directory they
+// are built into, removed by Main.
+var (
+	buildsMu sync.Mutex
+	builds   = map[string]*toolBuild{}
+	buildDir string
+)
 
 // Htapod returns the path of an htapod binary that the unprivileged user
 // may execute: $HTAPOD_BIN if set, otherwise ./cmd/htapod of this module,
@@ -34,52 +41,93 @@ func Htapod(tb testing.TB) string {
 		}
 		return abs
 	}
-	build.once.Do(func() { build.bin, build.err = buildHtapod() })
-	if build.err != nil {
-		tb.Fatalf("lab: %v", build.err)
-	}
-	return build.bin
+	return tool(tb, "./cmd/htapod", "htapod")
 }
 
-// Main runs the tests of m and then removes the htapod binary that Htapod
-// built. A package whose tests use Htapod calls it from TestMain:
+// Client returns the path of labclient (./internal/lab/labclient), the
+// lab's own Go client for what no Debian package does: a plain net/http
+// GET, a gRPC health check, a WebSocket echo session. It is built once per
+// test binary, like Htapod, and the unprivileged user may execute it. Run
+// it without arguments for its usage.
+func Client(tb testing.TB) string {
+	tb.Helper()
+	return tool(tb, "./internal/lab/labclient", "labclient")
+}
+
+// tool builds the command pkg of this module as name, once per test
+// binary, and fails tb if it cannot.
+func tool(tb testing.TB, pkg, name string) string {
+	tb.Helper()
+	buildsMu.Lock()
+	b := builds[pkg]
+	if b == nil {
+		b = &toolBuild{}
+		builds[pkg] = b
+	}
+	buildsMu.Unlock()
+	b.once.Do(func() { b.bin, b.err = buildTool(pkg, name) })
+	if b.err != nil {
+		tb.Fatalf("lab: %v", b.err)
+	}
+	return b.bin
+}
+
+// Main runs the tests of m and then removes the binaries that Htapod and
+// Client built. A package whose tests use them calls it from TestMain:
 //
 //	func TestMain(m *testing.M) { lab.Main(m) }
 func Main(m *testing.M) {
 	code := m.Run()
-	if build.dir != "" {
-		os.RemoveAll(build.dir)
+	buildsMu.Lock()
+	if buildDir != "" {
+		os.RemoveAll(buildDir)
 	}
+	buildsMu.Unlock()
 	os.Exit(code)
 }
 
-// buildHtapod compiles ./cmd/htapod with the go command that runs the
-// tests.
-func buildHtapod() (string, error) {
+// binDir returns the directory binaries are built into, making it on first
+// use.
+func binDir() (string, error) {
+	buildsMu.Lock()
+	defer buildsMu.Unlock()
+	if buildDir != "" {
+		return buildDir, nil
+	}
+	dir, err := os.MkdirTemp("", "htapod-bin-")
+	if err != nil {
+		return "", err
+	}
+	// MkdirTemp makes the directory 0700; the unprivileged user must be
+	// able to execute what is inside.
+	if err := os.Chmod(dir, 0o755); err != nil {
+		os.RemoveAll(dir)
+		return "", err
+	}
+	buildDir = dir
+	return dir, nil
+}
+
+// buildTool compiles pkg with the go command that runs the tests.
+func buildTool(pkg, name string) (string, error) {
 	root, err := moduleRoot()
 	if err != nil {
 		return "", err
 	}
-	dir, err := os.MkdirTemp("", "htapod-bin-")
+	dir, err := binDir()
 	if err != nil {
-		return "", fmt.Errorf("build htapod: %w", err)
+		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
-	build.dir = dir
-	// MkdirTemp makes the directory 0700; the unprivileged user must be
-	// able to execute what is inside.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		return "", fmt.Errorf("build htapod: %w", err)
-	}
-	bin := filepath.Join(dir, "htapod")
+	bin := filepath.Join(dir, name)
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./cmd/htapod")
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, pkg)
 	cmd.Dir = root
 	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("go build ./cmd/htapod: %w\n%s", err, out)
+		return "", fmt.Errorf("go build %s: %w\n%s", pkg, err, out)
 	}
 	if err := os.Chmod(bin, 0o755); err != nil {
-		return "", fmt.Errorf("build htapod: %w", err)
+		return "", fmt.Errorf("build %s: %w", pkg, err)
 	}
 	return bin, nil
 }

@@ -32,6 +32,9 @@ const (
 	// DNS4 is the address of the lab's DNS server, named in the lab's
 	// /etc/resolv.conf.
 	DNS4 = "203.0.113.53"
+	// Plain4 has no name; StartTLSServers runs a plain TCP echo server on
+	// its port 443, for bytes to port 443 that are not TLS.
+	Plain4 = "203.0.113.12"
 	// Nameless4 is in the lab but has neither a name nor a server: a
 	// connection to it is refused.
 	Nameless4 = "198.51.100.1"
@@ -49,6 +52,7 @@ const (
 var hostAddrs = []string{
 	WWW4 + "/32",
 	API4 + "/32",
+	Plain4 + "/32",
 	DNS4 + "/32",
 	Nameless4 + "/32",
 	WWW6 + "/128",
@@ -76,6 +80,9 @@ type Lab struct {
 
 	homeOnce sync.Once
 	home     string
+
+	pkiOnce sync.Once
+	pki     *PKI
 }
 
 // New creates a sealed lab for tb, with its DNS server already running, and
