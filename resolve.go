@@ -56,7 +56,7 @@ func (r *Runner) router() route.Router {
 		}
 		rules = append(rules, route.Rule{From: netip.AddrPortFrom(a, 0), To: netip.AddrPortFrom(lo, 0)})
 	}
-	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, route.Map(rules, route.Direct))
+	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, route.Map(rules, r.userRouter()))
 }
 
 func upstreams(c *mdns.ClientConfig) []string {

@@ -32,6 +32,10 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		return Status{Code: 125}, errors.New("no command to run")
 	}
 	c := &r.cfg
+	if err := c.namespaces.validate(); err != nil {
+		return Status{Code: 125}, err
+	}
+	noMount := c.namespaces&MountNamespace == 0
 	runDir, err := os.MkdirTemp("", "htapod-")
 	if err != nil {
 		return Status{Code: 125}, fmt.Errorf("create run directory: %w", err)
@@ -56,10 +60,17 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	if err != nil {
 		return Status{Code: 125}, err
 	}
-	interceptor, trustBinds, trustEnv, err := r.tlsSetup(runDir)
+	intercept := c.intercept
+	if noMount && intercept {
+		emit(&event.Notice{Time: time.Now(), Level: "warn",
+			Message: "without a mount namespace the box keeps the host's CA bundles: TLS is not intercepted"})
+		intercept = false
+	}
+	interceptor, trustBinds, trustEnv, err := r.tlsSetup(runDir, intercept)
 	if err != nil {
 		return Status{Code: 125}, fmt.Errorf("prepare TLS interception: %w", err)
 	}
+	tcpSniff, udpSniff := r.sniffers()
 	fwd := relay.New(relay.Config{
 		Router:      r.router(),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
@@ -67,6 +78,8 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		Name:        resolver.Name,
 		TLS:         interceptor,
 		Passthrough: r.passthrough(),
+		Sniffers:    tcpSniff,
+		SniffersUDP: udpSniff,
 		Dissect:     pick.Stream(c.dissect),
 		DissectUDP:  pick.Datagrams(c.dissect),
 		Logger:      c.logger,
@@ -74,6 +87,8 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 
 	box, err := sandbox.Start(sandbox.Spec{
 		Argv: argv, Env: mergeEnv(c.env, trustEnv), Root: c.root,
+		NoUser: c.namespaces&UserNamespace == 0, NoMount: noMount,
+		UTS: c.namespaces&UTSNamespace != 0, IPC: c.namespaces&IPCNamespace != 0,
 		Addr4: BoxAddr4, Addr6: BoxAddr6,
 		Binds: append(binds, trustBinds...),
 		Stdin: c.stdin, Stdout: stdout, Stderr: stderr,

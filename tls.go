@@ -12,9 +12,9 @@ import (
 
 // tlsSetup prepares interception for a run: the authority, the trust files
 // in runDir with their mounts and environment, and the interceptor.
-func (r *Runner) tlsSetup(runDir string) (*tlsmitm.Interceptor, []sandbox.Bind, []string, error) {
+func (r *Runner) tlsSetup(runDir string, intercept bool) (*tlsmitm.Interceptor, []sandbox.Bind, []string, error) {
 	c := &r.cfg
-	if !c.intercept {
+	if !intercept {
 		return nil, nil, nil, nil
 	}
 	auth := c.authority

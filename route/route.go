@@ -1,9 +1,15 @@
-// Package route decides, per new flow, where htapod sends it: forward to the
-// destination (possibly rewritten), hand it to a local service of htapod's own
-// (the DNS resolver), or deny it.
+// Package route decides, per new flow, what htapod does with it: relay it
+// with TLS interception (ForwardWithTLS, the default), relay it without
+// (Forward), relay it without looking inside at all (Passthrough), hand it
+// to one of htapod's own services (Local: the DNS resolver), or refuse it
+// (Deny) — and where it goes, since a router may rewrite the destination.
 //
-// Routers are values that compose: a Router may wrap another and decide only
-// the destinations it knows about, passing the rest on.
+// Routers are values that compose: MatchAddress, Map and LocalDNS decide
+// the destinations they know and pass the rest to the next router; ByPort
+// decides by port and ends a chain; Func makes any function a router.
+//
+//	route.MatchAddress(netip.MustParseAddr("10.10.10.10"), netip.MustParseAddr("127.0.0.1"),
+//		route.ByPort(route.ForwardWithTLS).Plain(80).Deny(25))
 package route
 
 import (
@@ -17,13 +23,37 @@ type Action int
 
 // Actions.
 const (
-	// Forward dials Decision.Dst on the host side and relays.
-	Forward Action = iota
-	// Local hands the flow to one of htapod's own services (Decision.Service).
-	Local
+	// ForwardWithTLS relays the flow to Decision.Dst and intercepts TLS
+	// when the flow starts with a ClientHello, so the dissectors see the
+	// plaintext. It is the default.
+	ForwardWithTLS Action = iota
+	// Forward relays the flow to Decision.Dst and dissects what is
+	// plaintext; TLS is relayed untouched (reported by its ClientHello).
+	Forward
+	// Passthrough relays the bytes and looks at nothing: no interception,
+	// no dissection, only the flow line.
+	Passthrough
 	// Deny refuses the flow: TCP gets a RST, UDP datagrams are dropped.
 	Deny
+	// Local hands the flow to one of htapod's own services (Decision.Service).
+	Local
 )
+
+func (a Action) String() string {
+	switch a {
+	case ForwardWithTLS:
+		return "forward-with-tls"
+	case Forward:
+		return "forward"
+	case Passthrough:
+		return "passthrough"
+	case Deny:
+		return "deny"
+	case Local:
+		return "local"
+	}
+	return "unknown"
+}
 
 // Service names a local service for Local decisions.
 type Service string
@@ -34,83 +64,58 @@ const (
 	DNS Service = "dns"
 )
 
+// Flow is what a router knows of a new flow.
+type Flow struct {
+	Proto    event.Proto
+	Src, Dst netip.AddrPort
+	// Name is the DNS name the command resolved to Dst, or "".
+	Name string
+}
+
 // Decision is a router's answer for one flow.
 type Decision struct {
 	Action Action
-	// Dst is where to connect for Forward; the flow's own destination
-	// unless a mapping rewrote it.
+	// Dst is where to connect; the flow's own destination unless a
+	// router rewrote it.
 	Dst netip.AddrPort
 	// Service is set for Local.
 	Service Service
 }
 
-// Router decides flows. Route is called once per new flow, concurrently.
+// Router decides flows. Route is called once per new flow, concurrently,
+// before anything is sent upstream; it must not block.
 type Router interface {
-	Route(proto event.Proto, dst netip.AddrPort) Decision
+	Route(f Flow) Decision
 }
 
 // Func adapts a function to a Router.
-type Func func(proto event.Proto, dst netip.AddrPort) Decision
+type Func func(f Flow) Decision
 
 // Route implements Router.
-func (f Func) Route(proto event.Proto, dst netip.AddrPort) Decision { return f(proto, dst) }
+func (fn Func) Route(f Flow) Decision { return fn(f) }
 
-// Direct forwards every flow to its own destination. It is the end of most
-// router chains.
-var Direct Router = Func(func(_ event.Proto, dst netip.AddrPort) Decision {
-	return Decision{Action: Forward, Dst: dst}
+// Direct forwards every flow to its own destination with TLS
+// interception. It is the end of most router chains.
+var Direct Router = Func(func(f Flow) Decision {
+	return Decision{Action: ForwardWithTLS, Dst: f.Dst}
 })
 
-// Rule rewrites destinations that match From. A zero From port matches every
-// port; a zero To port keeps the original port.
-type Rule struct {
-	From, To netip.AddrPort
-}
-
-// Map rewrites destinations by rules and passes everything else to next
-// (Direct when nil). The first matching rule wins. It is how htapod's
-// --map-host and --map work; the seed called it MatchAddress.
-func Map(rules []Rule, next Router) Router {
+// Rewrite sends flows to dst instead (a zero port keeps the flow's port)
+// and lets next decide the action; next nil means Direct.
+func Rewrite(dst netip.AddrPort, next Router) Router {
 	if next == nil {
 		next = Direct
 	}
-	return Func(func(proto event.Proto, dst netip.AddrPort) Decision {
-		for _, r := range rules {
-			if r.From.Addr() != dst.Addr() || (r.From.Port() != 0 && r.From.Port() != dst.Port()) {
-				continue
-			}
-			port := r.To.Port()
-			if port == 0 {
-				port = dst.Port()
-			}
-			return Decision{Action: Forward, Dst: netip.AddrPortFrom(r.To.Addr(), port)}
+	return Func(func(f Flow) Decision {
+		port := dst.Port()
+		if port == 0 {
+			port = f.Dst.Port()
 		}
-		return next.Route(proto, dst)
-	})
-}
-
-// MatchAddress maps every port of one inner address to the same port of
-// target — the seed's MatchAddress, e.g. 10.10.10.10 → 127.0.0.1.
-func MatchAddress(inner, target netip.Addr, next Router) Router {
-	return Map([]Rule{{From: netip.AddrPortFrom(inner, 0), To: netip.AddrPortFrom(target, 0)}}, next)
-}
-
-// LocalDNS sends port 53 of the resolver addresses to htapod's resolver and
-// refuses every other port of them (they are virtual: nothing else listens
-// there). Other destinations go to next.
-func LocalDNS(resolvers []netip.Addr, next Router) Router {
-	if next == nil {
-		next = Direct
-	}
-	return Func(func(proto event.Proto, dst netip.AddrPort) Decision {
-		for _, a := range resolvers {
-			if dst.Addr() == a {
-				if dst.Port() == 53 {
-					return Decision{Action: Local, Service: DNS, Dst: dst}
-				}
-				return Decision{Action: Deny, Dst: dst}
-			}
+		f.Dst = netip.AddrPortFrom(dst.Addr(), port)
+		d := next.Route(f)
+		if d.Dst == (netip.AddrPort{}) {
+			d.Dst = f.Dst
 		}
-		return next.Route(proto, dst)
+		return d
 	})
 }

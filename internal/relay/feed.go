@@ -141,3 +141,32 @@ func (f *feeder) finish() {
 	}
 	f.dgrams.Close(now)
 }
+
+// feeders are the dissectors and sniffers of one flow, each on its own
+// queue: one that blocks or falls behind costs the others nothing.
+type feeders []*feeder
+
+// tee returns a Tee that queues to every feeder, or nil for none.
+func (fs feeders) tee() Tee {
+	switch len(fs) {
+	case 0:
+		return nil
+	case 1:
+		return fs[0].tee
+	}
+	return func(dir event.Direction, b []byte) {
+		for _, f := range fs {
+			f.tee(dir, b)
+		}
+	}
+}
+
+// close ends every feed and waits for them together (bounded).
+func (fs feeders) close() {
+	var wg sync.WaitGroup
+	for _, f := range fs {
+		wg.Add(1)
+		go func() { defer wg.Done(); f.close() }()
+	}
+	wg.Wait()
+}

@@ -60,6 +60,10 @@ type Config struct {
 	// none. DissectUDP does the same for UDP flows.
 	Dissect    func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
 	DissectUDP func(meta dissect.Meta, emit dissect.Emit) (dissect.Datagrams, string)
+	// Sniffers and SniffersUDP see every flow that is not Passthrough, each
+	// on a queue of its own (see feeder): a nil result skips the flow.
+	Sniffers    []func(meta dissect.Meta) dissect.Stream
+	SniffersUDP []func(meta dissect.Meta) dissect.Datagrams
 	// UDPIdle and DNSIdle are the idle timeouts of UDP flows (DNSIdle for
 	// port 53); zero means 60 s and 10 s.
 	UDPIdle, DNSIdle time.Duration

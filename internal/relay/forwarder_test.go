@@ -92,7 +92,7 @@ func mapTo(a net.Addr) route.Router {
 	case *net.UDPAddr:
 		to = a.AddrPort()
 	}
-	return route.Func(func(event.Proto, netip.AddrPort) route.Decision {
+	return route.Func(func(route.Flow) route.Decision {
 		return route.Decision{Action: route.Forward, Dst: to}
 	})
 }
@@ -313,7 +313,7 @@ func TestHandleTCPNamesFlowBySNI(t *testing.T) {
 func TestHandleTCPDeny(t *testing.T) {
 	dialed := false
 	f, rec := newTestForwarder(t, Config{
-		Router: route.Func(func(event.Proto, netip.AddrPort) route.Decision { return route.Decision{Action: route.Deny} }),
+		Router: route.Func(func(route.Flow) route.Decision { return route.Decision{Action: route.Deny} }),
 		Dial: func(context.Context, string, string) (net.Conn, error) {
 			dialed = true
 			return nil, errors.New("dialed")
@@ -375,7 +375,7 @@ func (s *fakeService) served() []net.Conn {
 	return append([]net.Conn(nil), s.conns...)
 }
 
-var toLocalDNS = route.Func(func(event.Proto, netip.AddrPort) route.Decision {
+var toLocalDNS = route.Func(func(route.Flow) route.Decision {
 	return route.Decision{Action: route.Local, Service: route.DNS}
 })
 

@@ -21,7 +21,7 @@ const maxHello = 64 << 10
 // returns when the flow has ended.
 func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	fl := f.newFlow(event.TCP, src, dst)
-	d := f.cfg.Router.Route(event.TCP, dst)
+	d := f.cfg.Router.Route(route.Flow{Proto: event.TCP, Src: src, Dst: dst, Name: fl.Name})
 	switch d.Action {
 	case route.Deny:
 		in.Reset()
@@ -84,17 +84,22 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		abort(inner)
 		abort(outer)
 	}
-	end, err := f.relayTCP(fl, inner, outer)
+	end, err := f.relayTCP(fl, d.Action, inner, outer)
 	if f.ctx.Err() != nil && end != event.Closed {
 		end, err = event.Aborted, nil
 	}
 	f.finish(fl, end, err)
 }
 
-// relayTCP looks at who speaks first and what, intercepts TLS when asked,
-// attaches a dissector, and pipes until the flow ends.
-func (f *Forwarder) relayTCP(fl *event.Flow, inner, outer Conn) (event.End, error) {
+// relayTCP looks at who speaks first and what, intercepts TLS when the
+// action allows it, attaches dissectors, and pipes until the flow ends.
+func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer Conn) (event.End, error) {
 	meta := dissect.Meta{FlowID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Name: fl.Name, Start: fl.Start}
+	if action == route.Passthrough {
+		res := Pipe(inner, outer, nil)
+		fl.Up, fl.Down = res.Up, res.Down
+		return res.End, res.Err
+	}
 	op, err := firstBytes(inner, outer)
 	if err != nil {
 		abort(inner)
@@ -108,7 +113,7 @@ func (f *Forwarder) relayTCP(fl *event.Flow, inner, outer Conn) (event.End, erro
 			if hello.SNI != "" && fl.Name == "" {
 				fl.Name, meta.Name = hello.SNI, hello.SNI
 			}
-			if f.cfg.TLS != nil && (f.cfg.Passthrough == nil || !f.cfg.Passthrough(hello.SNI)) {
+			if action == route.ForwardWithTLS && f.cfg.TLS != nil && (f.cfg.Passthrough == nil || !f.cfg.Passthrough(hello.SNI)) {
 				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer)
 			}
 			// Passthrough: the TLS dissector reports the hello and the
@@ -160,16 +165,18 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 // bytes already read from one side, to be written to the other first:
 // from the server when serverFirst, else from the client.
 func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool) (event.End, error) {
-	var fd *feeder
+	var feeders feeders
 	if f.cfg.Dissect != nil && !serverFirst {
 		if s, name := f.cfg.Dissect(meta, pending, dissect.Emit(f.cfg.Events)); s != nil {
-			fd = newFeeder(fl.ID, name, s, nil, f.cfg.Events)
+			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, f.cfg.Events))
 		}
 	}
-	var tee Tee
-	if fd != nil {
-		tee = fd.tee
+	for _, sniff := range f.cfg.Sniffers {
+		if s := sniff(meta); s != nil {
+			feeders = append(feeders, newFeeder(fl.ID, "sniffer", s, nil, f.cfg.Events))
+		}
 	}
+	tee := feeders.tee()
 	if len(pending) > 0 {
 		dst, dir := outer, Up
 		if serverFirst {
@@ -181,9 +188,7 @@ func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 		if _, err := dst.Write(pending); err != nil {
 			abort(inner)
 			abort(outer)
-			if fd != nil {
-				fd.close()
-			}
+			feeders.close()
 			return event.Reset, err
 		}
 		if dir == Up {
@@ -195,9 +200,7 @@ func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 	res := Pipe(inner, outer, tee)
 	fl.Up += res.Up
 	fl.Down += res.Down
-	if fd != nil {
-		fd.close()
-	}
+	feeders.close()
 	return res.End, res.Err
 }
 

@@ -25,7 +25,7 @@ const maxDatagram = 65507
 // handler owns it and closes it.
 func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 	fl := f.newFlow(event.UDP, src, dst)
-	d := f.cfg.Router.Route(event.UDP, dst)
+	d := f.cfg.Router.Route(route.Flow{Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name})
 	switch d.Action {
 	case route.Deny:
 		inner.Close()
@@ -60,19 +60,22 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 	var closing atomic.Bool
 	untrack := f.track(fl.ID, event.UDP, func() { closing.Store(true); inner.Close(); up.Close() })
 	defer untrack()
-	var tee Tee
-	var fd *feeder
-	if f.cfg.DissectUDP != nil {
+	var feeders feeders
+	if d.Action != route.Passthrough {
 		meta := dissect.Meta{FlowID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name, Start: fl.Start}
-		if d, name := f.cfg.DissectUDP(meta, dissect.Emit(f.cfg.Events)); d != nil {
-			fd = newFeeder(fl.ID, name, nil, d, f.cfg.Events)
-			tee = fd.tee
+		if f.cfg.DissectUDP != nil {
+			if dg, name := f.cfg.DissectUDP(meta, dissect.Emit(f.cfg.Events)); dg != nil {
+				feeders = append(feeders, newFeeder(fl.ID, name, nil, dg, f.cfg.Events))
+			}
+		}
+		for _, sniff := range f.cfg.SniffersUDP {
+			if dg := sniff(meta); dg != nil {
+				feeders = append(feeders, newFeeder(fl.ID, "sniffer", nil, dg, f.cfg.Events))
+			}
 		}
 	}
-	end := f.pumpUDP(fl, inner, up, idle, tee)
-	if fd != nil {
-		fd.close()
-	}
+	end := f.pumpUDP(fl, inner, up, idle, feeders.tee())
+	feeders.close()
 	if closing.Load() {
 		end = event.Closed
 	}

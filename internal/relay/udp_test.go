@@ -141,7 +141,7 @@ func TestHandleUDPDialFailure(t *testing.T) {
 
 func TestHandleUDPDeny(t *testing.T) {
 	f, rec := newTestForwarder(t, Config{
-		Router: route.Func(func(event.Proto, netip.AddrPort) route.Decision { return route.Decision{Action: route.Deny} }),
+		Router: route.Func(func(route.Flow) route.Decision { return route.Decision{Action: route.Deny} }),
 		Dial:   failDial(errors.New("a denied flow must not be dialed")),
 	})
 	u := startUDPFlow(t, f, testDst, "x")

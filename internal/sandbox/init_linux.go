@@ -63,8 +63,10 @@ func runInit() int {
 // setup builds the box. Errors name the step and keep the errno, so the
 // parent can explain them.
 func setup(spec *childSpec) (int, *childError) {
-	if err := setupMounts(spec.Binds); err != nil {
-		return -1, err
+	if !spec.NoMount {
+		if err := setupMounts(spec.Binds); err != nil {
+			return -1, err
+		}
 	}
 	return setupNetwork(spec)
 }

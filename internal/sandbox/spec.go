@@ -36,8 +36,12 @@ type Spec struct {
 	// Addr6 leaves the box without IPv6.
 	Addr4, Addr6 netip.Addr
 	// Binds are files bind-mounted over files of the host tree, inside the
-	// box only.
+	// box only. They need the mount namespace (NoMount false).
 	Binds []Bind
+	// NoUser skips the user namespace; only root may do that, and the
+	// command then runs as root. NoMount skips the mount namespace (and
+	// Binds). UTS and IPC add those namespaces.
+	NoUser, NoMount, UTS, IPC bool
 	// Stdin, Stdout and Stderr of the command; nil means the null device.
 	Stdin, Stdout, Stderr *os.File
 }
@@ -56,6 +60,7 @@ const DefaultMTU = 65520
 // childSpec is what the parent sends the child: the part of Spec that
 // survives serialisation.
 type childSpec struct {
+	NoMount bool
 	Argv    []string
 	Env     []string
 	Root    bool

@@ -57,7 +57,12 @@ func Start(spec Spec) (*Box, error) {
 	cmd.Env = append(os.Environ(), envChild+"=1")
 	cmd.Stdin, cmd.Stdout, cmd.Stderr = spec.Stdin, spec.Stdout, spec.Stderr
 	cmd.ExtraFiles = []*os.File{child}
-	cmd.SysProcAttr = sysProcAttr(spec.Root)
+	if spec.NoUser && os.Geteuid() != 0 {
+		parent.Close()
+		return nil, &Error{Step: "create namespaces", Err: errors.New("without a user namespace htapod must run as root"),
+			Hint: "Keep the user namespace (the default), or run htapod as root."}
+	}
+	cmd.SysProcAttr = sysProcAttr(spec)
 	b := &Box{cmd: cmd, sock: parent, tty: -1, sigs: make(chan os.Signal, 16)}
 	signal.Notify(b.sigs, forwarded...)
 	if tty, ok := foregroundTTY(spec.Stdin); ok {
@@ -82,7 +87,22 @@ func Start(spec Spec) (*Box, error) {
 // new user namespace. Unless root, the init gets CAP_NET_ADMIN and
 // CAP_SYS_ADMIN as ambient capabilities: they survive its exec as a
 // non-root uid, and it drops them before it execs the command.
-func sysProcAttr(root bool) *syscall.SysProcAttr {
+func sysProcAttr(spec Spec) *syscall.SysProcAttr {
+	flags := uintptr(syscall.CLONE_NEWNET)
+	if !spec.NoMount {
+		flags |= syscall.CLONE_NEWNS
+	}
+	if spec.UTS {
+		flags |= syscall.CLONE_NEWUTS
+	}
+	if spec.IPC {
+		flags |= syscall.CLONE_NEWIPC
+	}
+	if spec.NoUser {
+		// Root: the box shares the host's users; the command runs as root.
+		return &syscall.SysProcAttr{Cloneflags: flags, Setpgid: true, Pdeathsig: syscall.SIGKILL}
+	}
+	root := spec.Root
 	uid, gid := os.Getuid(), os.Getgid()
 	inUID, inGID := uid, gid
 	var ambient []uintptr
@@ -92,7 +112,7 @@ func sysProcAttr(root bool) *syscall.SysProcAttr {
 		ambient = []uintptr{unix.CAP_NET_ADMIN, unix.CAP_SYS_ADMIN}
 	}
 	return &syscall.SysProcAttr{
-		Cloneflags:                 syscall.CLONE_NEWUSER | syscall.CLONE_NEWNET | syscall.CLONE_NEWNS,
+		Cloneflags:                 flags | syscall.CLONE_NEWUSER,
 		UidMappings:                []syscall.SysProcIDMap{{ContainerID: inUID, HostID: uid, Size: 1}},
 		GidMappings:                []syscall.SysProcIDMap{{ContainerID: inGID, HostID: gid, Size: 1}},
 		GidMappingsEnableSetgroups: false,
@@ -122,7 +142,7 @@ func foregroundTTY(stdin *os.File) (int, bool) {
 
 func (b *Box) handshake(spec Spec) error {
 	fd := int(b.sock.Fd())
-	cs := childSpec{Argv: spec.Argv, Env: spec.Env, Root: spec.Root, TUNName: spec.TUNName,
+	cs := childSpec{NoMount: spec.NoMount, Argv: spec.Argv, Env: spec.Env, Root: spec.Root || spec.NoUser, TUNName: spec.TUNName,
 		MTU: spec.MTU, Addr4: spec.Addr4, Addr6: spec.Addr6, Binds: spec.Binds}
 	if err := sendJSON(fd, "spec", cs); err != nil {
 		return &Error{Step: "send spec to box", Err: err}
