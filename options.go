@@ -63,6 +63,10 @@ func TrustUpstream(certs ...*x509.Certificate) Option {
 // InsecureUpstream skips verification of the real servers' certificates.
 func InsecureUpstream(on bool) Option { return func(c *config) { c.insecure = on } }
 
+// VerifyUpstream says whether real servers' certificates are verified
+// (the default); VerifyUpstream(false) is InsecureUpstream(true).
+func VerifyUpstream(on bool) Option { return InsecureUpstream(!on) }
+
 // KeyLog writes the TLS secrets of both legs of every intercepted flow to
 // w, in the NSS key log format that Wireshark reads.
 func KeyLog(w io.Writer) Option { return func(c *config) { c.keyLog = w } }

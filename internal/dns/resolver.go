@@ -96,11 +96,19 @@ func exchange(timeout time.Duration) func(context.Context, *mdns.Msg, string, st
 }
 
 // Name returns the name the command last resolved to addr, without the
-// final dot, or "".
+// final dot; failing that, the address's name in the hosts file (which
+// the command's libc reads itself, without asking the resolver); or "".
 func (r *Resolver) Name(addr netip.Addr) string {
+	addr = addr.Unmap()
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	return strings.TrimSuffix(r.names[addr.Unmap()], ".")
+	name := r.names[addr]
+	r.mu.Unlock()
+	if name == "" {
+		if rev, err := mdns.ReverseAddr(addr.String()); err == nil {
+			name = r.hosts.byPTR[rev]
+		}
+	}
+	return strings.TrimSuffix(name, ".")
 }
 
 // Answer resolves one query message. It never returns nil for a query it

@@ -569,3 +569,13 @@ func TestAnswerUpstreamTimeout(t *testing.T) {
 		t.Errorf("event Rcode, Err = %q, %q; want SERVFAIL with an error", ev.Rcode, ev.Err)
 	}
 }
+
+func TestNameFallsBackToHostsFile(t *testing.T) {
+	r, _ := newTestResolver(t, Config{HostsFile: writeHosts(t, "203.0.113.11 hosts-only.lab.test alias\n")})
+	if got := r.Name(netip.MustParseAddr("203.0.113.11")); got != "hosts-only.lab.test" {
+		t.Errorf("Name(203.0.113.11) = %q; want hosts-only.lab.test (from the hosts file)", got)
+	}
+	if got := r.Name(netip.MustParseAddr("203.0.113.99")); got != "" {
+		t.Errorf("Name(203.0.113.99) = %q; want \"\"", got)
+	}
+}
