@@ -1,0 +1,211 @@
+// Package har writes the HTTP exchanges of a run as a HAR 1.2 file (HTTP
+// Archive, http://www.softwareishard.com/blog/har-12-spec/), which browser
+// developer tools and HAR viewers open.
+//
+// A run may see far more exchanges than fit in memory, so the Writer keeps
+// none: each finished exchange is encoded at once and appended to a spill
+// file beside the target. The HAR itself is assembled from the spill by
+// Flush and Close, into a temporary file that is then renamed over the
+// target, so that the target is at any moment either absent or a complete,
+// valid HAR.
+package har
+
+import (
+	"bufio"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"sync"
+
+	"github.com/htapod/htapod/event"
+)
+
+// Version is written as log.creator.version. main sets it (or the linker,
+// with -ldflags "-X github.com/htapod/htapod/sink/har.Version=…") before
+// the first Writer is made; "dev" means a build that did not.
+var Version = "dev"
+
+// Writer writes finished HTTP exchanges to a HAR file. It is safe for
+// concurrent use: Handle may be called from many goroutines while Flush
+// runs.
+type Writer struct {
+	path string
+
+	// assemble serialises Flush and Close: only one of them writes the
+	// target at a time, and Close does not remove the spill under a Flush.
+	assemble sync.Mutex
+	flushed  int // entries in the target as of the last Flush, -1 for none
+
+	mu       sync.Mutex // guards the fields below
+	spill    *os.File
+	buf      *bufio.Writer
+	entries  int   // entries spilled
+	size     int64 // bytes spilled, separators included
+	err      error // first error writing the spill; no entry is added after it
+	closed   bool
+	closeErr error
+}
+
+// New returns a Writer for the HAR file at path. It creates the spill
+// file in path's directory (mode 0600, removed by Close), so an unwritable
+// directory is reported here rather than at the end of the run. The
+// target itself is first written by Flush or Close.
+func New(path string) (*Writer, error) {
+	dir, base := filepath.Split(path)
+	if dir == "" {
+		dir = "."
+	}
+	spill, err := os.CreateTemp(dir, "."+base+".*.spill")
+	if err != nil {
+		return nil, fmt.Errorf("create HAR spill file for %q: %w", path, err)
+	}
+	return &Writer{path: path, spill: spill, buf: bufio.NewWriterSize(spill, 64<<10), flushed: -1}, nil
+}
+
+// Handle adds the exchange of a done HTTP event (event.PhaseDone) to the
+// HAR. Other events, and events after Close, are ignored. Write errors are
+// reported by Flush and Close.
+func (w *Writer) Handle(e event.Event) {
+	h, ok := e.(*event.HTTP)
+	if !ok || h.Phase != event.PhaseDone {
+		return
+	}
+	line, err := marshalEntry(h)
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed || w.err != nil {
+		return
+	}
+	if err != nil {
+		w.err = fmt.Errorf("encode HAR entry for %s: %w", h.URL(), err)
+		return
+	}
+	sep := 0
+	if w.entries > 0 {
+		sep = len(",\n")
+		w.buf.WriteString(",\n")
+	}
+	if _, err := w.buf.Write(line); err != nil {
+		w.err = fmt.Errorf("write HAR spill file: %w", err)
+		return
+	}
+	w.entries++
+	w.size += int64(sep + len(line))
+}
+
+// Flush (re)writes the target as a complete HAR of every exchange so far.
+// It replaces the target atomically (a temporary file renamed over it), so
+// a run killed at any moment leaves the HAR of the last Flush. It is meant
+// to be called on a timer and on signals; it does nothing when no exchange
+// came since the last Flush, and after Close.
+func (w *Writer) Flush() error {
+	w.assemble.Lock()
+	defer w.assemble.Unlock()
+	entries, size, err := w.sync(false)
+	if err != nil || entries < 0 || entries == w.flushed {
+		return err
+	}
+	if err := w.write(size); err != nil {
+		return err
+	}
+	w.flushed = entries
+	return nil
+}
+
+// Close writes the final HAR and removes the spill file. It returns the
+// first error of the run (an entry that could not be spilled, the target
+// that could not be written); the target then holds the HAR of the last
+// successful Flush, if any. Close may be called more than once; later
+// calls return the first call's result.
+func (w *Writer) Close() error {
+	w.assemble.Lock()
+	defer w.assemble.Unlock()
+	entries, size, err := w.sync(true)
+	if entries < 0 { // closed before
+		return err
+	}
+	if err == nil && entries != w.flushed {
+		err = w.write(size)
+	}
+	name := w.spill.Name()
+	err = errors.Join(err, w.spill.Close())
+	if rerr := os.Remove(name); rerr != nil && !errors.Is(rerr, os.ErrNotExist) {
+		err = errors.Join(err, rerr)
+	}
+	w.mu.Lock()
+	w.closeErr = err
+	w.mu.Unlock()
+	return err
+}
+
+// sync pushes buffered entries to the spill file and says how many
+// entries and bytes it holds; entries is -1 after Close (err is then
+// Close's result). With closing, it marks the Writer closed.
+func (w *Writer) sync(closing bool) (entries int, size int64, err error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	if w.closed {
+		return -1, 0, w.closeErr
+	}
+	w.closed = closing
+	if w.err == nil {
+		if err := w.buf.Flush(); err != nil {
+			w.err = fmt.Errorf("write HAR spill file: %w", err)
+		}
+	}
+	return w.entries, w.size, w.err
+}
+
+// write assembles a HAR from the first size bytes of the spill file:
+// header, entries, footer, into a temporary file in the target's directory
+// that is then renamed over the target. Entries appended meanwhile lie
+// past size and are left for the next write.
+func (w *Writer) write(size int64) (err error) {
+	dir, base := filepath.Split(w.path)
+	if dir == "" {
+		dir = "."
+	}
+	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
+	if err != nil {
+		return fmt.Errorf("write HAR %q: %w", w.path, err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+			err = fmt.Errorf("write HAR %q: %w", w.path, err)
+		}
+	}()
+	out := bufio.NewWriterSize(tmp, 256<<10)
+	out.WriteString(header())
+	if size > 0 {
+		out.WriteString("\n")
+		if _, err := io.Copy(out, io.NewSectionReader(w.spill, 0, size)); err != nil {
+			return err
+		}
+		out.WriteString("\n")
+	}
+	out.WriteString("]}}\n")
+	if err := out.Flush(); err != nil {
+		return err
+	}
+	// Sync before the rename: after a power loss the target must not be
+	// a renamed empty file.
+	if err := tmp.Sync(); err != nil {
+		return err
+	}
+	if err := tmp.Close(); err != nil {
+		return err
+	}
+	return os.Rename(tmp.Name(), w.path)
+}
+
+// header opens the log object and its entries array.
+func header() string {
+	version, _ := json.Marshal(Version) // a string always encodes
+	return `{"log":{"version":"1.2","creator":{"name":"htapod","version":` + string(version) +
+		`},"pages":[],"entries":[`
+}
