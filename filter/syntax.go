@@ -172,15 +172,26 @@ func quote(s string) string {
 	var b strings.Builder
 	b.WriteRune(q)
 	rs := []rune(s)
-	for i, r := range rs {
-		switch {
-		case r == q:
-			b.WriteRune('\\')
-		case r == '\\' && (i+1 == len(rs) || rs[i+1] == q || rs[i+1] == '\\'):
-			// A backslash before these would be read as an escape.
+	for i := 0; i < len(rs); i++ {
+		if rs[i] == q {
 			b.WriteRune('\\')
 		}
-		b.WriteRune(r)
+		if rs[i] != '\\' {
+			b.WriteRune(rs[i])
+			continue
+		}
+		// A run of backslashes: arg reads a lone one before any other
+		// character as itself, and pairs up the others.
+		j := i
+		for j < len(rs) && rs[j] == '\\' {
+			j++
+		}
+		run := strings.Repeat(`\`, j-i)
+		if j-i > 1 || j == len(rs) || rs[j] == q {
+			run += run
+		}
+		b.WriteString(run)
+		i = j - 1
 	}
 	b.WriteRune(q)
 	return b.String()
