@@ -181,6 +181,8 @@ func run(args []string) int {
 		}()
 		opts = append(opts, htapod.WithPcap(p))
 	}
+	servePprof()
+	opts = append(opts, htapod.WithEnv(stripPprofEnv(os.Environ())))
 	sum := summary.New()
 	opts = append(opts, htapod.OnEvent(sum.Handle))
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
