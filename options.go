@@ -9,7 +9,10 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/filter"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sink/har"
+	"github.com/htapod/htapod/sink/jsonl"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
 )
@@ -18,6 +21,9 @@ import (
 type Option func(*config)
 
 type config struct {
+	filter     *filter.Filter
+	sinks      []event.Handler // filtered outputs: JSON, HAR
+
 	namespaces Namespaces
 	tcpSniff   []TCPSniffer
 	udpSniff   []UDPSniffer
@@ -87,6 +93,19 @@ func BodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n 
 // and Wireshark decrypt it from the file alone). The caller closes p after
 // Run.
 func WithPcap(p *pcapng.Writer) Option { return func(c *config) { c.pcap = p } }
+
+// WithJSON writes every event as a JSON line to w (see docs/json.md).
+// The caller closes w after Run.
+func WithJSON(w io.Writer) Option {
+	return func(c *config) { c.sinks = append(c.sinks, jsonl.New(w).Handle) }
+}
+
+// WithHAR adds every finished HTTP exchange to w. The caller closes w after
+// Run, which completes the file; call w.Flush from time to time (and on
+// signals) to keep a valid file on disk while the command runs.
+func WithHAR(w *har.Writer) Option {
+	return func(c *config) { c.sinks = append(c.sinks, w.Handle) }
+}
 
 // WithReport writes a human line per event to w (nil: no report).
 func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }

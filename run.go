@@ -47,8 +47,16 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		return Status{Code: 125}, err
 	}
 	handlers := append([]event.Handler(nil), c.handlers...)
+	outputs := append([]event.Handler(nil), c.sinks...)
 	if report != nil {
-		handlers = append(handlers, text.NewWithOptions(report, c.reportOp).Handle)
+		ro := c.reportOp
+		if ro.Highlight == nil && c.filter != nil {
+			ro.Highlight = c.filter.Highlight
+		}
+		outputs = append(outputs, text.NewWithOptions(report, ro).Handle)
+	}
+	for _, o := range outputs {
+		handlers = append(handlers, filtered(c.filter, o))
 	}
 	emit := func(e event.Event) {
 		for _, h := range handlers {

@@ -15,6 +15,8 @@ import (
 	flag "github.com/spf13/pflag"
 
 	"github.com/htapod/htapod"
+	"github.com/htapod/htapod/filter"
+	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/summary"
@@ -41,6 +43,12 @@ Examples:
                                                   htapod's per-run CA without being told
   htapod --keylog keys.txt -- ./app               TLS secrets for Wireshark
   htapod --passthrough '*.pinned.test' -- ./app   leave pinned hosts' TLS alone
+  htapod --json -o events.jsonl -- ./tests.sh     one JSON object per event
+  htapod --har run.har -- npm ci                  HTTP exchanges for browser dev tools
+  htapod --pcap run.pcapng -- curl https://x/     packets + TLS secrets: tshark -r run.pcapng
+  htapod --grep 'token=[A-Za-z0-9]+' -- ./app     only exchanges that match, match highlighted
+  htapod --filter '~d api & ~m POST & !~c 2..' -- ./app
+  htapod --summary -- pip download requests      the hosts contacted, at exit
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
@@ -76,6 +84,10 @@ type options struct {
 	pcap        string
 	snapLen     int
 	summary     string
+	json        bool
+	har         string
+	filter      string
+	grep        string
 }
 
 func run(args []string) int {
@@ -89,6 +101,10 @@ func run(args []string) int {
 	fs.BoolVarP(&o.headers, "headers", "H", false, "show HTTP headers")
 	fs.BoolVarP(&o.bodies, "bodies", "b", false, "show HTTP bodies (decoded) and WebSocket text")
 	fs.StringVar(&o.color, "color", "auto", "colour the report: auto, always or never")
+	fs.BoolVar(&o.json, "json", false, "write the report as JSON lines (one object per event, see docs/json.md)")
+	fs.StringVar(&o.har, "har", "", "write the HTTP exchanges to HAR `FILE` (opens in browser dev tools)")
+	fs.StringVar(&o.filter, "filter", "", "keep only what matches `EXPR` ('~d api.example.com & ~m POST & !~c 2..')")
+	fs.StringVar(&o.grep, "grep", "", "keep only exchanges whose URL, headers, bodies… match `REGEX` (highlighted)")
 	fs.StringVar(&o.pcap, "pcap", "", "write the packets to pcapng `FILE`, TLS secrets included")
 	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
 	fs.StringVar(&o.summary, "summary", "auto", "at exit, a table of the hosts contacted: auto (on a terminal, after more than 5 flows), always or never")
@@ -154,8 +170,27 @@ func run(args []string) int {
 			return 125
 		}
 		defer f.Close()
-		opts = append(opts, htapod.WithReport(f))
 		reportOut = f
+	}
+	if o.json {
+		opts = append(opts, htapod.WithReport(nil), htapod.WithJSON(reportOut))
+	} else if o.output != "" {
+		opts = append(opts, htapod.WithReport(reportOut))
+	}
+	if o.har != "" {
+		w, err := har.New(o.har)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "htapod: cannot write the HAR file: %v\n", err)
+			return 125
+		}
+		stop := flushEvery(w.Flush)
+		defer func() {
+			stop()
+			if err := w.Close(); err != nil {
+				fmt.Fprintf(os.Stderr, "htapod: HAR %s: %v\n", o.har, err)
+			}
+		}()
+		opts = append(opts, htapod.WithHAR(w))
 	}
 	opts = append(opts, htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers,
 		Bodies: o.bodies, Color: o.useColor()}))
@@ -190,7 +225,7 @@ func run(args []string) int {
 		reportFailure(err)
 		return 125
 	}
-	if o.wantSummary(sum.Flows()) {
+	if !o.json && o.wantSummary(sum.Flows()) {
 		sum.Write(reportOut)
 	}
 	return status.Code
@@ -235,6 +270,24 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 			return nil, fmt.Errorf("--upstream-ca: %v", err)
 		}
 		opts = append(opts, htapod.TrustUpstream(certs...))
+	}
+	var filters []*filter.Filter
+	if o.filter != "" {
+		f, err := filter.Parse(o.filter)
+		if err != nil {
+			return nil, err // the error names --filter and points at the column
+		}
+		filters = append(filters, f)
+	}
+	if o.grep != "" {
+		f, err := filter.Grep(o.grep)
+		if err != nil {
+			return nil, fmt.Errorf("--grep: %v", err)
+		}
+		filters = append(filters, f)
+	}
+	if len(filters) > 0 {
+		opts = append(opts, htapod.WithFilter(filter.And(filters...)))
 	}
 	for _, p := range o.passthrough {
 		if err := htapod.ValidPattern(p); err != nil {

@@ -15,7 +15,7 @@ const shownBody = 4 << 10
 
 // writeBody prints a decoded body, indented: JSON pretty-printed, text as
 // it is, binary as its size and type; long bodies are cut with a note.
-func writeBody(b *strings.Builder, body *event.Body) {
+func (s *Sink) writeBody(b *strings.Builder, body *event.Body) {
 	data := body.Data
 	if len(data) == 0 {
 		if body.Size > 0 {
@@ -42,7 +42,7 @@ func writeBody(b *strings.Builder, body *event.Body) {
 		}
 	}
 	for _, line := range strings.Split(strings.TrimRight(string(data), "\n"), "\n") {
-		b.WriteString("       " + line + "\n")
+		b.WriteString("       " + s.mark(line) + "\n")
 	}
 	if more > 0 {
 		b.WriteString(fmt.Sprintf("       … (%s more)\n", Size(more)))

@@ -16,26 +16,60 @@ const midWidth = 62
 // then).
 func (s *Sink) http(h *event.HTTP) string {
 	var b strings.Builder
+	x := exchange{h.FlowID, h.Seq}
 	switch h.Phase {
 	case event.PhaseRequest:
-		b.WriteString(columns(s.paint(cyan, "→")+"    "+h.Method+" "+h.URL(), protoName(h.Proto)))
-		if s.opts.Headers {
-			writeHeaders(&b, h.ReqHeader)
-		}
+		s.heads[x] = true
+		s.writeHead(&b, h)
 	case event.PhaseDone:
+		if !s.heads[x] {
+			s.writeHead(&b, h)
+		}
+		delete(s.heads, x)
 		if s.opts.Bodies && h.ReqBody.Size > 0 {
 			b.WriteString("       " + s.paint(dim, "request body:") + "\n")
-			writeBody(&b, &h.ReqBody)
+			s.writeBody(&b, &h.ReqBody)
 		}
 		b.WriteString(columns(s.paint(cyan, "←")+"    "+s.response(h), Duration(h.End.Sub(h.Start))))
 		if s.opts.Headers && h.Status != 0 {
-			writeHeaders(&b, h.RespHeader)
-			writeHeaders(&b, h.RespTrailer)
+			s.writeHeaders(&b, h.RespHeader)
+			s.writeHeaders(&b, h.RespTrailer)
 		}
 		if s.opts.Bodies && h.RespBody.Size > 0 {
-			writeBody(&b, &h.RespBody)
+			s.writeBody(&b, &h.RespBody)
 		}
 	}
+	return b.String()
+}
+
+// writeHead writes the request line (and headers).
+func (s *Sink) writeHead(b *strings.Builder, h *event.HTTP) {
+	b.WriteString(columns(s.paint(cyan, "→")+"    "+h.Method+" "+s.mark(h.URL()), protoName(h.Proto)))
+	if s.opts.Headers {
+		s.writeHeaders(b, h.ReqHeader)
+	}
+}
+
+// mark highlights the Highlight ranges of t (reverse video).
+func (s *Sink) mark(t string) string {
+	if !s.opts.Color || s.opts.Highlight == nil {
+		return t
+	}
+	spans := s.opts.Highlight(t)
+	if len(spans) == 0 {
+		return t
+	}
+	var b strings.Builder
+	last := 0
+	for _, sp := range spans {
+		if sp.Start < last || sp.End > len(t) || sp.Start >= sp.End {
+			continue
+		}
+		b.WriteString(t[last:sp.Start])
+		b.WriteString("\x1b[7m" + t[sp.Start:sp.End] + reset)
+		last = sp.End
+	}
+	b.WriteString(t[last:])
 	return b.String()
 }
 
@@ -110,9 +144,9 @@ func columns(left, right string) string {
 	return left + right + "\n"
 }
 
-func writeHeaders(b *strings.Builder, hs []event.Header) {
+func (s *Sink) writeHeaders(b *strings.Builder, hs []event.Header) {
 	for _, h := range hs {
-		b.WriteString("       " + h.Name + ": " + h.Value + "\n")
+		b.WriteString("       " + s.mark(h.Name+": "+h.Value) + "\n")
 	}
 }
 
@@ -136,7 +170,7 @@ func (s *Sink) websocket(w *event.WebSocket) string {
 	var b strings.Builder
 	b.WriteString(line + "\n")
 	if s.opts.Bodies && w.Opcode == "text" && len(w.Data) > 0 {
-		writeBody(&b, &event.Body{Data: w.Data, Size: w.Size, DecodedSize: w.Size, Truncated: w.Truncated, ContentType: "text/plain"})
+		s.writeBody(&b, &event.Body{Data: w.Data, Size: w.Size, DecodedSize: w.Size, Truncated: w.Truncated, ContentType: "text/plain"})
 	}
 	return b.String()
 }

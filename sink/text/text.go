@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/filter"
 )
 
 // Options say how much the sink shows.
@@ -26,6 +27,9 @@ type Options struct {
 	Bodies bool
 	// Color marks up lines with ANSI colours (for terminals).
 	Color bool
+	// Highlight, when set and Color is on, marks the returned byte ranges
+	// of URLs, header lines and body lines (a --grep's matches).
+	Highlight func(string) []filter.Span
 }
 
 // Sink writes event lines to W. It is safe for concurrent use.
@@ -36,6 +40,14 @@ type Sink struct {
 	// shown holds flows whose content (HTTP, WebSocket, DNS) had lines of
 	// its own: their flow line is only shown when Verbose.
 	shown map[uint64]bool
+	// heads holds exchanges whose request line was written; one whose head
+	// was held back (by a filter) gets it written with its done event.
+	heads map[exchange]bool
+}
+
+type exchange struct {
+	flow uint64
+	seq  uint32
 }
 
 // New returns a Sink that writes to w with default options.
@@ -43,7 +55,7 @@ func New(w io.Writer) *Sink { return NewWithOptions(w, Options{}) }
 
 // NewWithOptions returns a Sink that writes to w.
 func NewWithOptions(w io.Writer, opts Options) *Sink {
-	return &Sink{w: w, opts: opts, shown: map[uint64]bool{}}
+	return &Sink{w: w, opts: opts, shown: map[uint64]bool{}, heads: map[exchange]bool{}}
 }
 
 // Handle renders one event. Events it does not know are skipped.
@@ -66,6 +78,11 @@ func (s *Sink) render(e event.Event) string {
 		normal := e.End == event.Closed || e.End == event.Idle
 		hide := s.shown[e.ID] && normal && !s.opts.Verbose
 		delete(s.shown, e.ID)
+		for x := range s.heads {
+			if x.flow == e.ID {
+				delete(s.heads, x)
+			}
+		}
 		if hide {
 			return ""
 		}
