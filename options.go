@@ -21,8 +21,8 @@ import (
 type Option func(*config)
 
 type config struct {
-	filter     *filter.Filter
-	sinks      []event.Handler // filtered outputs: JSON, HAR
+	filter *filter.Filter
+	sinks  []event.Handler // filtered outputs: JSON, HAR
 
 	namespaces Namespaces
 	tcpSniff   []TCPSniffer

@@ -16,8 +16,8 @@ import (
 
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/filter"
-	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/summary"
 	"github.com/htapod/htapod/sink/text"
@@ -282,7 +282,7 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 	if o.grep != "" {
 		f, err := filter.Grep(o.grep)
 		if err != nil {
-			return nil, fmt.Errorf("--grep: %v", err)
+			return nil, err
 		}
 		filters = append(filters, f)
 	}
