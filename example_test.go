@@ -60,5 +60,5 @@ func ExampleWithTCP() {
 type streamFunc func(dir event.Direction, b []byte, t time.Time) error
 
 func (f streamFunc) Data(dir event.Direction, b []byte, t time.Time) error { return f(dir, b, t) }
-func (streamFunc) End(event.Direction, time.Time)                         {}
-func (streamFunc) Close(time.Time)                                        {}
+func (streamFunc) End(event.Direction, time.Time)                          {}
+func (streamFunc) Close(time.Time)                                         {}
