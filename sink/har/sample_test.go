@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"net/netip"
+	"strconv"
 	"time"
 
 	"github.com/htapod/htapod/event"
@@ -88,11 +89,13 @@ var (
 	samples = []*event.HTTP{getJSON, postForm, binary, h2, failed}
 )
 
-// numbered returns a copy of getJSON with its own flow and path, for runs of
-// many entries.
+// numbered returns a copy of getJSON with its own flow, path and a short
+// body, for runs of many entries.
 func numbered(i int) *event.HTTP {
 	h := *getJSON
 	h.FlowID = uint64(i)
-	h.Path = "/v1/items?i=" + string(rune('a'+i%26))
+	h.Path = "/v1/items?i=" + strconv.Itoa(i)
+	h.RespBody.Data = []byte(`{"i":` + strconv.Itoa(i) + `}`)
+	h.RespBody.DecodedSize = int64(len(h.RespBody.Data))
 	return &h
 }
