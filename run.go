@@ -216,6 +216,6 @@ func (in inbound) Accept() (relay.Conn, error) {
 	}
 	return c, nil
 }
-func (in inbound) Reset()       { in.r.Reset() }
-func (in inbound) Unreachable() { in.r.Unreachable() }
-func (in inbound) Drop()        { in.r.Drop() }
+func (in inbound) Reset()                { in.r.Reset() }
+func (in inbound) Unreachable(host bool) { in.r.Unreachable(host) }
+func (in inbound) Drop()                 { in.r.Drop() }

@@ -14,10 +14,12 @@ import (
 type Capture func(fromBox bool, ts time.Time, pkt []byte)
 
 // captureEndpoint is a link endpoint that shows each packet to a Capture
-// on its way in and out, and otherwise passes through.
+// (when set) on its way in and out, keeps the heads of SYNs for ICMP
+// errors, and otherwise passes through.
 type captureEndpoint struct {
 	nested.Endpoint
-	fn Capture
+	fn   Capture
+	syns *synMemo
 }
 
 var (
@@ -25,20 +27,26 @@ var (
 	_ stack.NetworkDispatcher = (*captureEndpoint)(nil)
 )
 
-func newCaptureEndpoint(child stack.LinkEndpoint, fn Capture) *captureEndpoint {
-	e := &captureEndpoint{fn: fn}
+func newCaptureEndpoint(child stack.LinkEndpoint, fn Capture, syns *synMemo) *captureEndpoint {
+	e := &captureEndpoint{fn: fn, syns: syns}
 	e.Endpoint.Init(child, e)
 	return e
 }
 
 // DeliverNetworkPacket shows a packet from the command, then delivers it.
 func (e *captureEndpoint) DeliverNetworkPacket(protocol tcpip.NetworkProtocolNumber, pkt *stack.PacketBuffer) {
-	e.fn(true, time.Now(), packetBytes(pkt))
+	if e.fn != nil {
+		e.fn(true, time.Now(), packetBytes(pkt))
+	}
+	e.syns.observe(pkt)
 	e.Endpoint.DeliverNetworkPacket(protocol, pkt)
 }
 
 // WritePackets shows packets to the command, then writes them.
 func (e *captureEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
+	if e.fn == nil {
+		return e.Endpoint.WritePackets(pkts)
+	}
 	now := time.Now()
 	for _, pkt := range pkts.AsSlice() {
 		e.fn(false, now, packetBytes(pkt))

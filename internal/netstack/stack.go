@@ -44,9 +44,11 @@ type Config struct {
 
 // Stack is a running netstack. Its methods are safe for concurrent use.
 type Stack struct {
-	s   *stack.Stack
-	ep  stack.LinkEndpoint
-	log *slog.Logger
+	s    *stack.Stack
+	ep   stack.LinkEndpoint
+	log  *slog.Logger
+	fd   int
+	syns *synMemo
 }
 
 const nicID tcpip.NICID = 1
@@ -72,14 +74,13 @@ func New(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open link endpoint: %w", err)
 	}
-	if cfg.Capture != nil {
-		ep = newCaptureEndpoint(ep, cfg.Capture)
-	}
+	syns := &synMemo{}
+	ep = newCaptureEndpoint(ep, cfg.Capture, syns)
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{s: s, ep: ep, log: cfg.Logger}
+	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns}
 	if err := st.configure(cfg); err != nil {
 		s.Close()
 		return nil, err

@@ -320,17 +320,20 @@ func TestTCPRefusal(t *testing.T) {
 	for _, tt := range []struct {
 		name   string
 		decide func(*TCPRequest)
+		want   string
 	}{
-		{"Reset", (*TCPRequest).Reset},
-		{"Unreachable", (*TCPRequest).Unreachable},
+		{"Reset", (*TCPRequest).Reset, "refused"},
+		// The client gets an ICMP error quoting its SYN, not a RST.
+		{"Unreachable network", func(r *TCPRequest) { r.Unreachable(false) }, "network is unreachable"},
+		{"Unreachable host", func(r *TCPRequest) { r.Unreachable(true) }, "no route to host"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			tn := newTestNet(t)
 			ch := tn.dial(context.Background(), remote4)
 			tt.decide(tn.tcpRequest(t))
 			d := waitDial(t, ch)
-			if d.err == nil || !strings.Contains(d.err.Error(), "refused") {
-				t.Errorf("client dial after %s: err = %v; want connection refused", tt.name, d.err)
+			if d.err == nil || !strings.Contains(d.err.Error(), tt.want) {
+				t.Errorf("client dial after %s: err = %v; want %q", tt.name, d.err, tt.want)
 			}
 		})
 	}

@@ -32,6 +32,7 @@ func newTCPRequest(st *Stack, r *tcp.ForwarderRequest) *TCPRequest {
 // connection. Call it after the upstream side is connected, so that the
 // command sees what it would see without htapod.
 func (r *TCPRequest) Accept() (*TCPConn, error) {
+	r.st.syns.take(synKey{r.Src, r.Dst})
 	var wq waiter.Queue
 	ep, err := r.r.CreateEndpoint(&wq)
 	r.r.Complete(false)
@@ -42,13 +43,27 @@ func (r *TCPRequest) Accept() (*TCPConn, error) {
 }
 
 // Reset answers the SYN with a RST: the command sees ECONNREFUSED.
-func (r *TCPRequest) Reset() { r.r.Complete(true) }
+func (r *TCPRequest) Reset() {
+	r.st.syns.take(synKey{r.Src, r.Dst})
+	r.r.Complete(true)
+}
 
 // Drop forgets the SYN without an answer, as a silent host would: the
 // command's connect times out on its own schedule.
-func (r *TCPRequest) Drop() { r.r.Complete(false) }
+func (r *TCPRequest) Drop() {
+	r.st.syns.take(synKey{r.Src, r.Dst})
+	r.r.Complete(false)
+}
 
-// Unreachable tells the command that the destination cannot be reached.
-// For now it answers with a RST, so the command fails at once
-// (ECONNREFUSED) instead of waiting for its connect timeout.
-func (r *TCPRequest) Unreachable() { r.r.Complete(true) }
+// Unreachable tells the command that the destination cannot be reached,
+// with an ICMP error (network unreachable, or host unreachable when host):
+// its connect fails at once with ENETUNREACH or EHOSTUNREACH, as it would
+// without htapod. When the SYN's head is not at hand it answers with a RST.
+func (r *TCPRequest) Unreachable(host bool) {
+	head := r.st.syns.take(synKey{r.Src, r.Dst})
+	if head == nil || writeRaw(r.st.fd, unreachable(head, host)) != nil {
+		r.r.Complete(true)
+		return
+	}
+	r.r.Complete(false)
+}

@@ -25,8 +25,9 @@ type Inbound interface {
 	Accept() (Conn, error)
 	// Reset answers with a RST (the command sees "connection refused").
 	Reset()
-	// Unreachable tells the command the destination cannot be reached.
-	Unreachable()
+	// Unreachable tells the command the destination cannot be reached:
+	// the network, or (host) the address.
+	Unreachable(host bool)
 	// Drop leaves the SYN unanswered; the command times out by itself.
 	Drop()
 }

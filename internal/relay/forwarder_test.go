@@ -50,9 +50,9 @@ func (in *fakeInbound) Accept() (Conn, error) {
 	}
 	return in.inner, nil
 }
-func (in *fakeInbound) Reset()       { in.record("Reset") }
-func (in *fakeInbound) Unreachable() { in.record("Unreachable") }
-func (in *fakeInbound) Drop()        { in.record("Drop") }
+func (in *fakeInbound) Reset()           { in.record("Reset") }
+func (in *fakeInbound) Unreachable(bool) { in.record("Unreachable") }
+func (in *fakeInbound) Drop()            { in.record("Drop") }
 
 func (in *fakeInbound) called() string {
 	in.mu.Lock()

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"io"
 	"net/netip"
+	"syscall"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -55,7 +56,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		case event.Refused:
 			in.Reset()
 		case event.Unreachable:
-			in.Unreachable()
+			in.Unreachable(!errors.Is(err, syscall.ENETUNREACH))
 		case event.Timeout:
 			in.Drop()
 		default:

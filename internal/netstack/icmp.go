@@ -1,0 +1,138 @@
+package netstack
+
+import (
+	"net/netip"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+)
+
+// An ICMP "destination unreachable" must quote the packet it answers: the
+// kernel matches it to the connecting socket by the quoted addresses,
+// ports and sequence number, and fails connect() with EHOSTUNREACH or
+// ENETUNREACH at once. gVisor's forwarder keeps the SYN to itself, so the
+// link endpoint keeps a copy of each SYN's first bytes until the flow is
+// decided.
+
+// synKey names a connection attempt.
+type synKey struct {
+	src, dst netip.AddrPort
+}
+
+// synMemo holds the heads of SYNs still waiting for a decision. It is
+// bounded: when full it starts afresh (a lost head means a RST instead of
+// an ICMP error, nothing worse).
+type synMemo struct {
+	mu    sync.Mutex
+	heads map[synKey][]byte
+}
+
+const maxSYNHeads = 4096
+
+// quoteLen is how much of the SYN an ICMP error quotes: the IP header and
+// the whole TCP header (at least the 8 bytes RFC 792 asks for, and the
+// sequence number the kernel checks).
+const quoteLen = 20
+
+func (m *synMemo) observe(pkt *stack.PacketBuffer) {
+	b, ok := pkt.Data().PullUp(min(pkt.Data().Size(), 60+quoteLen))
+	if !ok || len(b) < 1 {
+		return
+	}
+	var hlen int
+	var src, dst netip.Addr
+	switch b[0] >> 4 {
+	case 4:
+		hlen = int(b[0]&0xf) * 4
+		if len(b) < hlen+quoteLen || b[9] != uint8(header.TCPProtocolNumber) {
+			return
+		}
+		src, dst = netip.AddrFrom4([4]byte(b[12:16])), netip.AddrFrom4([4]byte(b[16:20]))
+	case 6:
+		hlen = header.IPv6MinimumSize
+		if len(b) < hlen+quoteLen || b[6] != uint8(header.TCPProtocolNumber) {
+			return
+		}
+		src, dst = netip.AddrFrom16([16]byte(b[8:24])), netip.AddrFrom16([16]byte(b[24:40]))
+	default:
+		return
+	}
+	tcp := header.TCP(b[hlen:])
+	if tcp.Flags() != header.TCPFlagSyn {
+		return
+	}
+	k := synKey{netip.AddrPortFrom(src, tcp.SourcePort()), netip.AddrPortFrom(dst, tcp.DestinationPort())}
+	head := append([]byte(nil), b[:hlen+quoteLen]...)
+	m.mu.Lock()
+	if m.heads == nil || len(m.heads) >= maxSYNHeads {
+		m.heads = map[synKey][]byte{}
+	}
+	m.heads[k] = head
+	m.mu.Unlock()
+}
+
+func (m *synMemo) take(k synKey) []byte {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	h := m.heads[k]
+	delete(m.heads, k)
+	return h
+}
+
+// unreachable builds the ICMP error answering the quoted SYN: "network
+// unreachable" or, with host, "host (address) unreachable". It comes from
+// the address the command was connecting to, as a router's would come
+// from the router.
+func unreachable(quoted []byte, host bool) []byte {
+	if quoted[0]>>4 == 4 {
+		src := tcpip.AddrFrom4([4]byte(quoted[16:20]))
+		dst := tcpip.AddrFrom4([4]byte(quoted[12:16]))
+		pkt := make([]byte, header.IPv4MinimumSize+header.ICMPv4MinimumSize+len(quoted))
+		ip := header.IPv4(pkt)
+		ip.Encode(&header.IPv4Fields{
+			TotalLength: uint16(len(pkt)), TTL: 64, Protocol: uint8(header.ICMPv4ProtocolNumber),
+			SrcAddr: src, DstAddr: dst,
+		})
+		ip.SetChecksum(^ip.CalculateChecksum())
+		icmp := header.ICMPv4(pkt[header.IPv4MinimumSize:])
+		icmp.SetType(header.ICMPv4DstUnreachable)
+		icmp.SetCode(header.ICMPv4NetUnreachable)
+		if host {
+			icmp.SetCode(header.ICMPv4HostUnreachable)
+		}
+		copy(icmp[header.ICMPv4MinimumSize:], quoted)
+		icmp.SetChecksum(^checksum.Checksum(icmp, 0))
+		return pkt
+	}
+	src := tcpip.AddrFrom16([16]byte(quoted[24:40]))
+	dst := tcpip.AddrFrom16([16]byte(quoted[8:24]))
+	pkt := make([]byte, header.IPv6MinimumSize+header.ICMPv6DstUnreachableMinimumSize+len(quoted))
+	ip := header.IPv6(pkt)
+	ip.Encode(&header.IPv6Fields{
+		PayloadLength: uint16(len(pkt) - header.IPv6MinimumSize), TransportProtocol: header.ICMPv6ProtocolNumber,
+		HopLimit: 64, SrcAddr: src, DstAddr: dst,
+	})
+	icmp := header.ICMPv6(pkt[header.IPv6MinimumSize:])
+	icmp.SetType(header.ICMPv6DstUnreachable)
+	icmp.SetCode(header.ICMPv6NetworkUnreachable)
+	if host {
+		icmp.SetCode(header.ICMPv6AddressUnreachable)
+	}
+	copy(icmp[header.ICMPv6DstUnreachableMinimumSize:], quoted)
+	icmp.SetChecksum(header.ICMPv6Checksum(header.ICMPv6ChecksumParams{
+		Header: icmp[:header.ICMPv6DstUnreachableMinimumSize], Src: src, Dst: dst,
+		PayloadCsum: checksum.Checksum(quoted, 0), PayloadLen: len(quoted),
+	}))
+	return pkt
+}
+
+// writeRaw writes one IP packet to the TUN beside the stack's own writes
+// (each write is one packet, so they do not interleave).
+func writeRaw(fd int, pkt []byte) error {
+	_, err := unix.Write(fd, pkt)
+	return err
+}
