@@ -19,7 +19,7 @@ if [ "$(id -u)" -ne 0 ]; then
 	exit 1
 fi
 
-# tool-or-file:package pairs. A path is checked with -x, a name on PATH.
+# tool-or-file:package pairs. A path must exist; a name must be on PATH.
 wanted=(
 	ip:iproute2
 	setpriv:util-linux
@@ -32,18 +32,27 @@ wanted=(
 	nginx:nginx
 	/usr/bin/python3:python3
 	node:nodejs
+	git:git
+	openssl:openssl
+	h2load:nghttp2-client
+	java:default-jdk-headless
+	/etc/ssl/certs/ca-certificates.crt:ca-certificates
 )
 missing=()
 for pair in "${wanted[@]}"; do
 	tool=${pair%%:*} pkg=${pair#*:}
 	case $tool in
-	/*) [ -x "$tool" ] || missing+=("$pkg") ;;
+	/*) [ -e "$tool" ] || missing+=("$pkg") ;;
 	*) command -v "$tool" >/dev/null 2>&1 || missing+=("$pkg") ;;
 	esac
 done
 # The tests use OpenBSD netcat's -N (shut down the socket on EOF).
 if ! dpkg-query -W -f='${Status}' netcat-openbsd 2>/dev/null | grep -q 'ok installed'; then
 	missing+=(netcat-openbsd)
+fi
+# Debian's python3 without the requests module (the TLS tests use both).
+if ! /usr/bin/python3 -c 'import requests' >/dev/null 2>&1; then
+	missing+=(python3-requests)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
