@@ -108,7 +108,7 @@ func (w *Writer) Flush() error {
 	if err != nil || entries < 0 || entries == w.flushed {
 		return err
 	}
-	if err := w.write(size); err != nil {
+	if err := w.write(size, false); err != nil {
 		return err
 	}
 	w.flushed = entries
@@ -127,8 +127,8 @@ func (w *Writer) Close() error {
 	if entries < 0 { // closed before
 		return err
 	}
-	if err == nil && entries != w.flushed {
-		err = w.write(size)
+	if err == nil { // also when unchanged since Flush: this write is durable
+		err = w.write(size, true)
 	}
 	name := w.spill.Name()
 	err = errors.Join(err, w.spill.Close())
@@ -162,12 +162,21 @@ func (w *Writer) sync(closing bool) (entries int, size int64, err error) {
 // write assembles a HAR from the first size bytes of the spill file:
 // header, entries, footer, into a temporary file in the target's directory
 // that is then renamed over the target. Entries appended meanwhile lie
-// past size and are left for the next write.
-func (w *Writer) write(size int64) (err error) {
+// past size and are left for the next write. With durable, the file is
+// synced before the rename.
+func (w *Writer) write(size int64, durable bool) (err error) {
 	dir, base := filepath.Split(w.path)
 	if dir == "" {
 		dir = "."
 	}
+	// A descriptor of its own, so that reading does not move the offset
+	// Handle appends at, and so that io.Copy between two files can copy
+	// in the kernel (copy_file_range) rather than through us.
+	spill, err := os.Open(w.spill.Name())
+	if err != nil {
+		return fmt.Errorf("write HAR %q: %w", w.path, err)
+	}
+	defer spill.Close()
 	tmp, err := os.CreateTemp(dir, "."+base+".*.tmp")
 	if err != nil {
 		return fmt.Errorf("write HAR %q: %w", w.path, err)
@@ -179,23 +188,27 @@ func (w *Writer) write(size int64) (err error) {
 			err = fmt.Errorf("write HAR %q: %w", w.path, err)
 		}
 	}()
-	out := bufio.NewWriterSize(tmp, 256<<10)
-	out.WriteString(header())
+	head, foot := header(), "]}}\n"
 	if size > 0 {
-		out.WriteString("\n")
-		if _, err := io.Copy(out, io.NewSectionReader(w.spill, 0, size)); err != nil {
+		head, foot = head+"\n", "\n"+foot
+	}
+	if _, err := io.WriteString(tmp, head); err != nil {
+		return err
+	}
+	if _, err := io.Copy(tmp, io.LimitReader(spill, size)); err != nil {
+		return err
+	}
+	if _, err := io.WriteString(tmp, foot); err != nil {
+		return err
+	}
+	// Flush guards against htapod being killed, which the page cache
+	// survives; Close also guards against a power loss, after which the
+	// target must not be a renamed file whose data never reached the disk.
+	// Syncing every few seconds would rewrite a large HAR to disk as often.
+	if durable {
+		if err := tmp.Sync(); err != nil {
 			return err
 		}
-		out.WriteString("\n")
-	}
-	out.WriteString("]}}\n")
-	if err := out.Flush(); err != nil {
-		return err
-	}
-	// Sync before the rename: after a power loss the target must not be
-	// a renamed empty file.
-	if err := tmp.Sync(); err != nil {
-		return err
 	}
 	if err := tmp.Close(); err != nil {
 		return err
