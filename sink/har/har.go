@@ -8,6 +8,22 @@
 // Flush and Close, into a temporary file that is then renamed over the
 // target, so that the target is at any moment either absent or a complete,
 // valid HAR.
+//
+// Each entry is one exchange, from its event.PhaseDone event. Where HAR
+// 1.2 has no field for what htapod knows, the entry has a custom field
+// (the spec's "_" prefix, which readers skip):
+//
+//   - response._error: why the exchange ended early (Chrome's field for
+//     its net::ERR_…); status is then 0 when no response came.
+//   - request._trailers, response._trailers: trailer fields (gRPC status).
+//   - postData._encoding: "base64" for a request body that is not UTF-8,
+//     whose base64 is then in text (content has encoding, postData not).
+//   - postData._truncated, content._truncated: htapod kept only the start
+//     of the body.
+//
+// Timings: htapod sees when a request began, when its response head began
+// and when the exchange ended, so send is 0, wait and receive split the
+// time, and blocked, dns, connect and ssl are -1 (not known per exchange).
 package har
 
 import (
