@@ -59,7 +59,7 @@ var samples = []struct {
 		Start: t0, Ended: t0.Add(30 * time.Second), End: event.Idle}},
 	{"dns_resolver", &event.DNS{ID: 4660, Server: netip.MustParseAddrPort("10.0.85.1:53"), Transport: event.UDP,
 		Name: "alias.lab.test", Type: "A", Rcode: "NOERROR", Answers: []string{"www.lab.test.", "203.0.113.10"},
-		Start: t0, Duration: 1200 * time.Microsecond, Source: "static"}},
+		Start: t0, Duration: 1200 * time.Microsecond, Source: "htapod"}},
 	{"dns_flow_nxdomain", &event.DNS{FlowID: 9, ID: 1, Server: netip.MustParseAddrPort("[2001:db8::53]:53"),
 		Transport: event.UDP, Name: "nx.lab.test", Type: "AAAA", Rcode: "NXDOMAIN", Start: t0,
 		Duration: 3 * time.Millisecond}},
