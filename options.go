@@ -21,8 +21,9 @@ import (
 type Option func(*config)
 
 type config struct {
-	filter *filter.Filter
-	sinks  []event.Handler // filtered outputs: JSON, HAR
+	waitAll bool
+	filter  *filter.Filter
+	sinks   []event.Handler // filtered outputs: JSON, HAR
 
 	namespaces Namespaces
 	tcpSniff   []TCPSniffer
@@ -139,6 +140,12 @@ func AsRoot(root bool) Option { return func(c *config) { c.root = root } }
 func WithStdio(stdin, stdout, stderr *os.File) Option {
 	return func(c *config) { c.stdin, c.stdout, c.stderr = stdin, stdout, stderr }
 }
+
+// WaitAll keeps htapod relaying after the command exited until every
+// process it left in the box (a daemon, a background job) has exited too;
+// htapod's signals then go to all of them. Without it, htapod ends when the
+// command does, and what it left behind loses its network.
+func WaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
 
 // WithEnv sets the command's environment (default: htapod's own).
 func WithEnv(env []string) Option { return func(c *config) { c.env = env } }

@@ -137,6 +137,9 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	}
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
 	status, werr := box.Wait()
+	if c.waitAll {
+		box.WaitAll()
+	}
 	stop()
 
 	dctx, cancel := context.WithTimeout(context.Background(), drainGrace)

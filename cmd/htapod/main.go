@@ -84,6 +84,7 @@ type options struct {
 	pcap        string
 	snapLen     int
 	summary     string
+	waitAll     bool
 	json        bool
 	har         string
 	filter      string
@@ -109,6 +110,7 @@ func run(args []string) int {
 	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
 	fs.StringVar(&o.summary, "summary", "auto", "at exit, a table of the hosts contacted: auto (on a terminal, after more than 5 flows), always or never")
 	fs.Lookup("summary").NoOptDefVal = "always"
+	fs.BoolVar(&o.waitAll, "wait-all", false, "after the command exits, keep going until every process it left in the box has exited")
 	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
 	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
 	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
@@ -259,7 +261,7 @@ func (o *options) useColor() bool {
 // libOptions turns the flags into library options; the report file is
 // opened by the caller.
 func (o *options) libOptions() ([]htapod.Option, error) {
-	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root),
+	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root), htapod.WaitAll(o.waitAll),
 		htapod.InterceptTLS(!o.noIntercept), htapod.InsecureUpstream(o.insecure), htapod.BodyLimit(o.bodyLimit)}
 	if o.insecure && !o.noIntercept {
 		fmt.Fprintln(os.Stderr, "htapod: warning: --insecure: real servers' certificates are not verified")

@@ -24,6 +24,8 @@ type Box struct {
 	// starts: a signal that arrives while the command starts is held and
 	// forwarded, instead of killing htapod and leaving the command behind.
 	sigs chan os.Signal
+	// ns names the box's network namespace, for WaitAll.
+	ns string
 }
 
 // Start creates the box and returns when it is ready: the TUN fd has
@@ -163,6 +165,7 @@ func (b *Box) handshake(spec Spec) error {
 		return &Error{Step: "set up box", Err: fmt.Errorf("unexpected message %q with %d fds", tag, len(fds))}
 	}
 	b.TUN = os.NewFile(uintptr(fds[0]), "tun")
+	b.ns = netNS(b.cmd.Process.Pid)
 	return nil
 }
 
