@@ -87,6 +87,20 @@
 //
 // and parentheses group: ~d api & (~c 4xx | ~c 5xx).
 //
+// # Examples
+//
+//	~d api.lab.test                  everything about api.lab.test
+//	~d 'lab\.test$' & !~dns          the same for a whole zone, without DNS
+//	~c 4xx | ~c 5xx                  exchanges that failed
+//	~m POST ~u /v1/orders            POSTs to /v1/orders (& left out)
+//	~hq '^authorization: bearer'     requests carrying a bearer token
+//	~t json & ~bs '"error"'          JSON answers that mention "error"
+//	~websocket & ~b subscribe        WebSocket messages about subscribing
+//	~udp & !~dns                     UDP flows other than DNS
+//	~tls | ~d '^(www|api)\.'         TLS handshakes, and www.* and api.*
+//
+// --grep REGEX is the same as --filter '~g REGEX'.
+//
 // # Phases
 //
 // An HTTP exchange is reported three times (request, response, done), each
