@@ -1,0 +1,165 @@
+package bench
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/htapod/htapod/internal/lab"
+)
+
+// A mode is how a workload's command runs.
+type mode int
+
+const (
+	// direct runs the command itself, in the lab, as the lab user.
+	direct mode = iota
+	// tapped runs it through htapod, as the end-to-end tests do.
+	tapped
+	// viaPasta runs it through pasta(1), as a reference for plain TCP,
+	// where pasta is installed.
+	viaPasta
+)
+
+func (m mode) String() string {
+	switch m {
+	case direct:
+		return "direct"
+	case tapped:
+		return "htapod"
+	case viaPasta:
+		return "pasta"
+	}
+	return "mode(" + strconv.Itoa(int(m)) + ")"
+}
+
+// A bench is one run of the benchmark: the lab, its servers and the
+// binaries. It belongs to TestBench's goroutine.
+type bench struct {
+	t      *testing.T
+	lab    *lab.Lab
+	cfg    config
+	htapod string // the htapod binary under test
+	pasta  string // pasta's path, or "" when it is not installed
+	pki    *lab.PKI
+	site   *site
+
+	// profile, when not empty, makes the next run through htapod record
+	// a CPU profile named profile, for profileFor.
+	profile    string
+	profileFor time.Duration
+
+	// notes are doubtful things about the measurements, by workload, in
+	// the order noteOrder first saw them.
+	notes     map[string][]string
+	noteOrder []string
+}
+
+// A run is a command that start launched.
+type run struct {
+	proc   *lab.Proc
+	mode   mode
+	argv   []string
+	report string        // htapod's report file, or ""
+	perf   chan struct{} // closed when the profile is written, or nil
+}
+
+// start launches argv in mode m inside the lab as the lab user. Through
+// htapod the report goes to a file (-o), as the targets are stated for,
+// and htapod trusts the lab's CA for real servers.
+func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
+	b.t.Helper()
+	r := &run{mode: m, argv: argv}
+	full := argv
+	switch m {
+	case tapped:
+		r.report = filepath.Join(b.lab.Home(), "report.txt")
+		full = append([]string{b.htapod, "-o", r.report, "--upstream-ca", b.pki.CAFile, "--"}, argv...)
+	case viaPasta:
+		full = append([]string{b.pasta, "--config-net", "--quiet", "--"}, argv...)
+	}
+	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
+	if m == tapped && b.profile != "" {
+		r.perf = b.record(r.proc.Cmd.Process.Pid, b.profile, b.profileFor)
+		b.profile = ""
+	}
+	return r
+}
+
+// wait waits for r, removes htapod's report and returns an error if the
+// command did not exit 0.
+func (r *run) wait() (lab.Result, error) {
+	res := r.proc.Wait()
+	if r.perf != nil {
+		<-r.perf
+	}
+	if r.report != "" {
+		os.Remove(r.report)
+	}
+	if res.ExitCode != 0 || res.TimedOut {
+		return res, fmt.Errorf("%s %q: %s", r.mode, r.argv, brief(res))
+	}
+	return res, nil
+}
+
+// exec runs argv in mode m, bounded by timeout, and returns its result; an
+// exit status other than 0 is an error.
+func (b *bench) exec(m mode, timeout time.Duration, argv ...string) (lab.Result, error) {
+	b.t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	return b.start(ctx, m, argv...).wait()
+}
+
+// brief describes how a command ended, with the end of its stderr.
+func brief(res lab.Result) string {
+	how := "exit " + strconv.Itoa(res.ExitCode)
+	if res.Signal != 0 {
+		how = "killed by " + res.Signal.String()
+	}
+	if res.TimedOut {
+		how += " (timed out)"
+	}
+	errText := bytes.TrimSpace(res.Stderr)
+	if len(errText) > 600 {
+		errText = append([]byte("…"), errText[len(errText)-600:]...)
+	}
+	return fmt.Sprintf("%s after %v: %s", how, res.Duration.Round(time.Millisecond), errText)
+}
+
+// buildIdleClient builds ./bench/idleclient into a directory the lab user
+// may enter, removed when the test ends.
+func buildIdleClient(t *testing.T, root string) string {
+	t.Helper()
+	dir, err := os.MkdirTemp("", "htapod-bench-bin-")
+	if err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		t.Fatalf("bench: %v", err)
+	}
+	bin := filepath.Join(dir, "idleclient")
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
+	defer cancel()
+	cmd := exec.CommandContext(ctx, goTool(), "build", "-o", bin, "./bench/idleclient")
+	cmd.Dir = root
+	if out, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("bench: go build ./bench/idleclient: %v\n%s", err, out)
+	}
+	return bin
+}
+
+// goTool finds the go command: go test puts its own first on PATH.
+func goTool() string {
+	if p, err := exec.LookPath("go"); err == nil {
+		return p
+	}
+	return "/usr/local/go/bin/go"
+}
