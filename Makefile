@@ -22,3 +22,13 @@ test: test-setup
 
 vet:
 	$(GO) vet ./...
+
+# `sudo make bench` measures what htapod costs against running the same
+# commands directly, side by side in the sealed lab (see bench/doc.go), and
+# writes the table to BENCH_OUT (default bench-results.md). About 10
+# minutes on 2 cores; `sudo make bench BENCH_QUICK=1` takes about 2.
+bench:
+	bash bench/setup.sh
+	HTAPOD_BENCH=1 $(GO) test -count=1 -timeout 40m -run '^TestBench$$' -v ./bench/
+
+.PHONY: bench
