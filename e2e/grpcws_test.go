@@ -58,7 +58,9 @@ func TestDissectGRPC(t *testing.T) {
 		t.Run(tt.name, func(t *testing.T) {
 			argv := []string{client, "grpc", "www.lab.test" + port(lab.PortGRPCH2C), tt.service}
 			url := "http://www.lab.test" + port(lab.PortGRPCH2C) + "/" + lab.GRPCMethod
+			proto := "h2c" // cleartext HTTP/2 with prior knowledge
 			if tt.tls {
+				proto = "h2"
 				argv = []string{client, "grpc", "-tls", "www.lab.test" + port(lab.PortGRPCTLS), tt.service}
 				url = labURL(lab.PortGRPCTLS, "/"+lab.GRPCMethod)
 			}
@@ -67,7 +69,7 @@ func TestDissectGRPC(t *testing.T) {
 				t.Fatalf("htapod -- %q: %v; want exit %d and %q", argv, res, tt.exit, tt.stdout)
 			}
 			report := string(res.Stderr)
-			wantExchanges(t, report, []request{{"POST", url, "h2"}}, [][]string{{"200 OK"}})
+			wantExchanges(t, report, []request{{"POST", url, proto}}, [][]string{{"200 OK"}})
 			resps := responses(report)
 			if len(resps) != 1 {
 				return // reported by wantExchanges

@@ -61,26 +61,50 @@ func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dis
 }
 
 // lazy defers the choice of dissector until the client's first bytes.
-// Flows where the server speaks first get none.
+// What the server sent before them (an HTTP/2 server's SETTINGS, an SMTP
+// greeting) is held, up to maxEarly, and given to the chosen dissector
+// first.
 type lazy struct {
 	meta   dissect.Meta
 	emit   dissect.Emit
 	choose func(dissect.Meta, []byte, dissect.Emit) (dissect.Stream, string)
 	s      dissect.Stream
 	off    bool
+	early  []byte
+	earlyT time.Time
 }
+
+// maxEarly bounds the server bytes held before the client speaks.
+const maxEarly = 64 << 10
 
 func (l *lazy) Data(dir event.Direction, b []byte, t time.Time) error {
 	if l.s == nil && !l.off {
 		if dir != event.Up {
-			l.off = true
-		} else if s, _ := l.choose(l.meta, b, l.emit); s != nil {
+			if len(l.early)+len(b) > maxEarly {
+				l.off, l.early = true, nil
+				return nil
+			}
+			if len(l.early) == 0 {
+				l.earlyT = t
+			}
+			l.early = append(l.early, b...)
+			return nil
+		}
+		if s, _ := l.choose(l.meta, b, l.emit); s != nil {
 			if _, again := s.(*lazy); !again {
 				l.s = s
 			}
 		}
 		if l.s == nil {
-			l.off = true
+			l.off, l.early = true, nil
+			return nil
+		}
+		if len(l.early) > 0 {
+			early := l.early
+			l.early = nil
+			if err := l.s.Data(event.Down, early, l.earlyT); err != nil {
+				return err
+			}
 		}
 	}
 	if l.s == nil {

@@ -108,7 +108,9 @@ func copyHalf(dst, src Conn, dir Direction, tee Tee, fail func(error)) int64 {
 		}
 		if rerr != nil {
 			if rerr == io.EOF {
-				if err := dst.CloseWrite(); err != nil && !errors.Is(err, net.ErrClosed) {
+				// ENOTCONN: the other side is gone already (it closed or
+				// reset); its own copy reports how.
+				if err := dst.CloseWrite(); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, syscall.ENOTCONN) {
 					fail(err)
 				}
 			} else {

@@ -167,8 +167,14 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 // from the server when serverFirst, else from the client.
 func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool) (event.End, error) {
 	var feeders feeders
-	if f.cfg.Dissect != nil && !serverFirst {
-		if s, name := f.cfg.Dissect(meta, pending, dissect.Emit(f.cfg.Events)); s != nil {
+	if f.cfg.Dissect != nil {
+		first := pending
+		if serverFirst {
+			// HTTP/2 servers send SETTINGS at once: choose at the client's
+			// first bytes, which come later.
+			first = nil
+		}
+		if s, name := f.cfg.Dissect(meta, first, dissect.Emit(f.cfg.Events)); s != nil {
 			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, f.cfg.Events))
 		}
 	}

@@ -82,10 +82,14 @@ type Error struct {
 
 func (e *Error) Error() string {
 	if e.Leg == "client" {
-		if e.Alert != "" {
-			return "the client refused htapod's certificate (alert: " + e.Alert + "); it may pin certificates or use its own trust store — try --passthrough for this host"
+		// The real server was fine: a client that ends the handshake now
+		// does not accept htapod's certificate (it pins, or trusts only its
+		// own store); the alert, when it sent one, says how it put it.
+		why := e.Alert
+		if why == "" {
+			why = e.Err.Error()
 		}
-		return "client handshake: " + e.Err.Error()
+		return "the client refused htapod's certificate (" + why + "); it may pin certificates or use its own trust store — try --passthrough for this host"
 	}
 	return "upstream: " + e.Err.Error()
 }
