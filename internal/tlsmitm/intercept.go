@@ -133,7 +133,8 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 	if st.NegotiatedProtocol != "" {
 		protos = []string{st.NegotiatedProtocol}
 	}
-	down := tls.Server(client, &tls.Config{
+	tap := &lastRead{Conn: client}
+	down := tls.Server(tap, &tls.Config{
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   protos,
 		KeyLogWriter: i.clientLog,
@@ -141,7 +142,11 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 	})
 	if err := down.HandshakeContext(ctx); err != nil {
 		up.Close()
-		return nil, &Error{Leg: "client", Alert: alertOf(err), Err: err}
+		alert := alertOf(err)
+		if alert == "" {
+			alert = tap.plainAlert()
+		}
+		return nil, &Error{Leg: "client", Alert: alert, Err: err}
 	}
 	cs := down.ConnectionState()
 	return &Session{Client: down, Server: up, Version: cs.Version, ALPN: cs.NegotiatedProtocol}, nil
@@ -220,4 +225,35 @@ func (l *lockedWriter) Write(p []byte) (int, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return l.w.Write(p)
+}
+
+// lastRead keeps the last bytes read from the client during the
+// handshake. A TLS 1.3 client that rejects the certificate may send its
+// alert unencrypted (OpenSSL does), which crypto/tls then fails to decrypt
+// ("bad record MAC"); the bytes still say which alert it was.
+type lastRead struct {
+	net.Conn
+	last []byte
+}
+
+func (l *lastRead) Read(b []byte) (int, error) {
+	n, err := l.Conn.Read(b)
+	if n > 0 {
+		l.last = append(l.last[:0], b[:n]...)
+	}
+	return n, err
+}
+
+// plainAlert returns the name of an unencrypted alert record at the end of
+// what was read last, or "".
+func (l *lastRead) plainAlert() string {
+	b := l.last
+	if len(b) < 7 {
+		return ""
+	}
+	r := b[len(b)-7:]
+	if r[0] != 21 || r[1] != 3 || r[3] != 0 || r[4] != 2 {
+		return ""
+	}
+	return tls.AlertError(r[6]).Error()
 }
