@@ -101,10 +101,15 @@ func (s *Sink) response(h *event.HTTP) string {
 	return strings.Join(parts, "  ")
 }
 
+// grpcCodes name gRPC status codes (grpc/codes).
+var grpcCodes = []string{"OK", "CANCELLED", "UNKNOWN", "INVALID_ARGUMENT", "DEADLINE_EXCEEDED",
+	"NOT_FOUND", "ALREADY_EXISTS", "PERMISSION_DENIED", "RESOURCE_EXHAUSTED", "FAILED_PRECONDITION",
+	"ABORTED", "OUT_OF_RANGE", "UNIMPLEMENTED", "INTERNAL", "UNAVAILABLE", "DATA_LOSS", "UNAUTHENTICATED"}
+
 func grpcSummary(g *event.GRPC) string {
 	status := fmt.Sprintf("grpc %d", g.Status)
-	if g.Status == 0 {
-		status = "grpc OK"
+	if g.Status >= 0 && g.Status < len(grpcCodes) {
+		status = "grpc " + grpcCodes[g.Status]
 	}
 	if g.Message != "" {
 		status += " " + g.Message
