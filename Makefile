@@ -7,7 +7,15 @@ GO ?= go
 export PATH := $(PATH):/usr/local/go/bin
 TEST_TIMEOUT ?= 20m
 
-.PHONY: all build test test-setup vet
+.PHONY: all build test test-setup vet fuzz-smoke
+
+# Every parser of untrusted bytes has a fuzz target; CI runs each briefly
+# (longer runs are by hand: FUZZTIME=10m make fuzz-smoke).
+FUZZTIME ?= 8s
+FUZZ_TARGETS := \
+	./dissect/http1:FuzzHTTP1 ./dissect/http2:FuzzHTTP2 ./dissect/websocket:FuzzWebSocket \
+	./dissect/dns:FuzzUDP ./dissect/dns:FuzzTCP ./dissect/tlshello:FuzzParse \
+	./internal/dns:FuzzAnswer ./filter:FuzzParse
 
 all: build
 
@@ -19,6 +27,14 @@ test-setup:
 
 test: test-setup
 	$(GO) test -count=1 -timeout $(TEST_TIMEOUT) ./...
+	$(MAKE) fuzz-smoke
+
+fuzz-smoke:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+		pkg=$${t%%:*}; fn=$${t##*:}; \
+		echo "fuzz $$pkg $$fn ($(FUZZTIME))"; \
+		$(GO) test -run '^$$' -fuzz "^$$fn$$" -fuzztime $(FUZZTIME) -fuzzminimizetime 5s $$pkg > /tmp/htapod-fuzz.log 2>&1 || { cat /tmp/htapod-fuzz.log; exit 1; }; \
+	done; echo "fuzz smoke: all targets passed"
 
 vet:
 	$(GO) vet ./...
