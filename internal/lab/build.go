@@ -54,6 +54,14 @@ func Client(tb testing.TB) string {
 	return tool(tb, "./internal/lab/labclient", "labclient")
 }
 
+// Example returns the path of ./examples/NAME of this module, built once
+// per test binary like Htapod: the library's example programs run in the
+// lab as the unprivileged user.
+func Example(tb testing.TB, name string) string {
+	tb.Helper()
+	return tool(tb, "./examples/"+name, "example-"+name)
+}
+
 // tool builds the command pkg of this module as name, once per test
 // binary, and fails tb if it cannot.
 func tool(tb testing.TB, pkg, name string) string {
