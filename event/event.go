@@ -80,6 +80,22 @@ func (*Flow) Kind() string { return "flow" }
 // Duration is how long the flow lasted.
 func (f *Flow) Duration() time.Duration { return f.Ended.Sub(f.Start) }
 
+// FlowOpen is emitted when a flow is connected: the upstream dial
+// succeeded and the command's handshake completed (TCP), or the first
+// datagram went out (UDP). Its ID is the one the flow's other events and
+// its closing event.Flow carry.
+type FlowOpen struct {
+	ID       uint64
+	Proto    Proto
+	Src, Dst netip.AddrPort
+	Upstream netip.AddrPort
+	Name     string
+	Time     time.Time
+}
+
+// Kind implements Event.
+func (*FlowOpen) Kind() string { return "flow_open" }
+
 // DNS is emitted for each query that htapod's own resolver answered, and
 // for each query/answer the DNS dissector saw on a flow to another server.
 type DNS struct {

@@ -108,6 +108,8 @@ func flowID(e event.Event) uint64 {
 	switch e := e.(type) {
 	case *event.Flow:
 		return e.ID
+	case *event.FlowOpen:
+		return e.ID
 	case *event.DNS:
 		return e.FlowID
 	case *event.HTTP:

@@ -15,6 +15,10 @@ func (f *Filter) Match(e event.Event) bool {
 	if isNil(e) {
 		return false
 	}
+	if o, ok := e.(*event.FlowOpen); ok {
+		// An opening flow is matched as the flow it opens.
+		e = &event.Flow{ID: o.ID, Proto: o.Proto, Src: o.Src, Dst: o.Dst, Upstream: o.Upstream, Name: o.Name, Start: o.Time}
+	}
 	return f == nil || f.root.match(e)
 }
 
@@ -25,6 +29,8 @@ func isNil(e event.Event) bool {
 	case nil:
 		return true
 	case *event.Flow:
+		return e == nil
+	case *event.FlowOpen:
 		return e == nil
 	case *event.DNS:
 		return e == nil

@@ -80,6 +80,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		return
 	}
 	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
+	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now()})
 	if f.ctx.Err() != nil {
 		// Close ran while we dialed and may have missed the end set above.
 		abort(inner)

@@ -53,6 +53,7 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 		f.finish(fl, dialEnd(err), err)
 		return
 	}
+	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now()})
 	idle := f.cfg.UDPIdle
 	if dst.Port() == 53 {
 		idle = f.cfg.DNSIdle

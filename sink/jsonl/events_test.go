@@ -48,6 +48,8 @@ var samples = []struct {
 	name string
 	e    event.Event
 }{
+	{"flow_open", &event.FlowOpen{ID: 7, Proto: event.TCP, Src: client, Dst: server, Upstream: server,
+		Name: "api.lab.test", Time: t0}},
 	{"flow_closed", &event.Flow{ID: 7, Proto: event.TCP, Src: client, Dst: server, Upstream: server,
 		Name: "api.lab.test", Up: 615, Down: 12400, PacketsUp: 9, PacketsDown: 14,
 		Start: t0, Ended: t0.Add(1500 * time.Millisecond), End: event.Closed}},

@@ -107,6 +107,9 @@ func Marshal(e event.Event, now func() time.Time) ([]byte, error) {
 	switch e := e.(type) {
 	case *event.Flow:
 		v = flowJSON(h, e)
+	case *event.FlowOpen:
+		v = flowOpenObject{header: h, Proto: e.Proto, Src: addr(e.Src), Dst: addr(e.Dst),
+			Upstream: addr(e.Upstream), Name: e.Name}
 	case *event.DNS:
 		v = dnsJSON(h, e)
 	case *event.HTTP:
@@ -145,6 +148,8 @@ func eventTime(e event.Event) time.Time {
 	switch e := e.(type) {
 	case *event.Flow:
 		return e.Ended
+	case *event.FlowOpen:
+		return e.Time
 	case *event.DNS:
 		if e.Start.IsZero() {
 			return time.Time{}
@@ -174,6 +179,8 @@ func eventTime(e event.Event) time.Time {
 func flowID(e event.Event) uint64 {
 	switch e := e.(type) {
 	case *event.Flow:
+		return e.ID
+	case *event.FlowOpen:
 		return e.ID
 	case *event.DNS:
 		return e.FlowID

@@ -38,6 +38,15 @@ func flowJSON(h header, f *event.Flow) flowObject {
 		Ended: f.End, Error: f.Err}
 }
 
+type flowOpenObject struct {
+	header
+	Proto    event.Proto `json:"proto"`
+	Src      string      `json:"src"`
+	Dst      string      `json:"dst"`
+	Upstream string      `json:"upstream,omitempty"`
+	Name     string      `json:"name,omitempty"`
+}
+
 type dnsObject struct {
 	header
 	Server    string      `json:"server,omitempty"`
