@@ -58,9 +58,13 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	for _, o := range outputs {
 		handlers = append(handlers, filtered(c.filter, o))
 	}
+	var gateEvents event.Handler // set below when a filter selects the capture's flows
 	emit := func(e event.Event) {
 		for _, h := range handlers {
 			h(e)
+		}
+		if gateEvents != nil {
+			gateEvents(e)
 		}
 	}
 
@@ -115,6 +119,11 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	var capture netstack.Capture
 	if c.pcap != nil {
 		capture = c.pcap.Packet
+		if c.filter != nil {
+			gate := newPcapGate(c.filter, c.pcap.Packet, emit)
+			capture = gate.Packet
+			gateEvents = gate.Handle
+		}
 	}
 	st, err := netstack.New(netstack.Config{
 		Capture: capture,
