@@ -172,7 +172,9 @@ func run(args []string) int {
 			return 125
 		}
 		defer f.Close()
-		reportOut = f
+		tw := newTimedWriter(f)
+		defer tw.Close() // runs before f.Close
+		reportOut = tw
 	}
 	if o.json {
 		opts = append(opts, htapod.WithReport(nil), htapod.WithJSON(reportOut))
