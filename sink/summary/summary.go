@@ -33,10 +33,13 @@ type Summary struct {
 	mu    sync.Mutex
 	hosts map[string]*host
 	flows int
+	// rowOf maps open flows to their row, so that the flow's exchanges
+	// count for the host the flow was counted for.
+	rowOf map[uint64]string
 }
 
 // New returns an empty Summary.
-func New() *Summary { return &Summary{hosts: map[string]*host{}} }
+func New() *Summary { return &Summary{hosts: map[string]*host{}, rowOf: map[uint64]string{}} }
 
 // Flows is how many flows ended so far.
 func (s *Summary) Flows() int {
@@ -59,12 +62,19 @@ func (s *Summary) Handle(e event.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	switch e := e.(type) {
+	case *event.FlowOpen:
+		name := e.Name
+		if name == "" {
+			name = e.Dst.Addr().String()
+		}
+		s.rowOf[e.ID] = name
 	case *event.Flow:
 		s.flows++
 		name := e.Name
 		if name == "" {
 			name = e.Dst.Addr().String()
 		}
+		delete(s.rowOf, e.ID)
 		h := s.row(name)
 		h.flows++
 		h.addrs[e.Dst.Addr()] = true
@@ -76,11 +86,15 @@ func (s *Summary) Handle(e event.Event) {
 		if e.Phase != event.PhaseDone {
 			return
 		}
-		name, _, _ := strings.Cut(e.Authority, ":")
-		if name == "" {
-			name = e.Server.Addr().String()
+		name, ok := s.rowOf[e.FlowID]
+		if !ok {
+			name, _, _ = strings.Cut(e.Authority, ":")
+			if name == "" {
+				name = e.Server.Addr().String()
+			}
+			name = strings.Trim(name, "[]")
 		}
-		h := s.row(strings.Trim(name, "[]"))
+		h := s.row(name)
 		h.requests++
 		h.protos[strings.ToLower(e.Proto)] = true
 	case *event.DNS:

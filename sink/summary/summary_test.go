@@ -1,0 +1,42 @@
+package summary
+
+import (
+	"net/netip"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/htapod/htapod/event"
+)
+
+func TestSummary(t *testing.T) {
+	s := New()
+	dst := netip.MustParseAddrPort("203.0.113.10:80")
+	src := netip.MustParseAddrPort("10.0.85.2:40000")
+	now := time.Now()
+	s.Handle(&event.DNS{Name: "www.lab.test", Type: "A", Rcode: "NOERROR"})
+	s.Handle(&event.FlowOpen{ID: 1, Proto: event.TCP, Src: src, Dst: dst, Name: "www.lab.test", Time: now})
+	// The request names the address; it still counts for the flow's host.
+	s.Handle(&event.HTTP{FlowID: 1, Phase: event.PhaseDone, Proto: "HTTP/1.1", Authority: "203.0.113.10"})
+	s.Handle(&event.Flow{ID: 1, Proto: event.TCP, Src: src, Dst: dst, Name: "www.lab.test", Up: 100, Down: 2000, Start: now, Ended: now, End: event.Closed})
+	s.Handle(&event.TLS{SNI: "bad.lab.test", Server: netip.MustParseAddrPort("203.0.113.11:443"), Err: "upstream: x509"})
+	var b strings.Builder
+	if err := s.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	out := b.String()
+	lines := strings.Split(strings.TrimSpace(out), "\n")
+	if len(lines) != 4 {
+		t.Fatalf("summary has %d lines; want a title, a header and 2 hosts:\n%s", len(lines), out)
+	}
+	www := strings.Fields(lines[2])
+	if want := []string{"www.lab.test", "203.0.113.10", "tcp/80", "dns,http/1.1,tcp", "1", "1", "100", "B", "2.0", "KB", "0"}; strings.Join(www, " ") != strings.Join(want, " ") {
+		t.Errorf("www row = %q; want %q", www, want)
+	}
+	if bad := strings.Fields(lines[3]); bad[0] != "bad.lab.test" || bad[len(bad)-1] != "1" {
+		t.Errorf("bad row = %q; want bad.lab.test with 1 TLS failure", bad)
+	}
+	if s.Flows() != 1 {
+		t.Errorf("Flows() = %d; want 1", s.Flows())
+	}
+}
