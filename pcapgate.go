@@ -109,7 +109,7 @@ func (g *pcapGate) Handle(e event.Event) {
 		fl.ended = time.Now()
 		g.sweep()
 	default:
-		id := eventFlow(e)
+		id := event.FlowOf(e)
 		if fl := g.byID[id]; fl != nil && !fl.keep && g.filter.Match(e) {
 			g.keep(fl, id)
 		}
@@ -155,21 +155,6 @@ func (g *pcapGate) sweep() {
 	}
 }
 
-func eventFlow(e event.Event) uint64 {
-	switch e := e.(type) {
-	case *event.HTTP:
-		return e.FlowID
-	case *event.WebSocket:
-		return e.FlowID
-	case *event.TLS:
-		return e.FlowID
-	case *event.DNS:
-		return e.FlowID
-	case *event.Unparsed:
-		return e.FlowID
-	}
-	return 0
-}
 
 func flowKey(proto event.Proto, src, dst netip.AddrPort) gateKey {
 	p := uint8(6)

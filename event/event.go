@@ -140,3 +140,39 @@ func (*Notice) Kind() string { return "notice" }
 // Handler receives events. It must not block for long: it is called on the
 // relay's goroutines. It must be safe for concurrent use.
 type Handler func(Event)
+
+// FlowOf returns the flow e belongs to, or 0 for events outside flows
+// (htapod's own DNS answers, notices) and for a nil e.
+func FlowOf(e Event) uint64 {
+	switch e := e.(type) {
+	case *Flow:
+		if e != nil {
+			return e.ID
+		}
+	case *FlowOpen:
+		if e != nil {
+			return e.ID
+		}
+	case *DNS:
+		if e != nil {
+			return e.FlowID
+		}
+	case *HTTP:
+		if e != nil {
+			return e.FlowID
+		}
+	case *WebSocket:
+		if e != nil {
+			return e.FlowID
+		}
+	case *TLS:
+		if e != nil {
+			return e.FlowID
+		}
+	case *Unparsed:
+		if e != nil {
+			return e.FlowID
+		}
+	}
+	return 0
+}

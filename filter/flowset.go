@@ -51,7 +51,7 @@ func NewFlowSet(f *Filter, limit int) *FlowSet {
 // for an event of no flow (a Notice, a DNS query to htapod's resolver),
 // whether e matched.
 func (s *FlowSet) Observe(e event.Event) (keep bool) {
-	id := flowID(e)
+	id := event.FlowOf(e)
 	if id != 0 && s.Keep(id) {
 		return true
 	}
@@ -100,26 +100,3 @@ func (s *FlowSet) add(id uint64) {
 	s.kept[id] = ent.seq
 }
 
-// flowID is the flow e belongs to, or 0.
-func flowID(e event.Event) uint64 {
-	if isNil(e) {
-		return 0
-	}
-	switch e := e.(type) {
-	case *event.Flow:
-		return e.ID
-	case *event.FlowOpen:
-		return e.ID
-	case *event.DNS:
-		return e.FlowID
-	case *event.HTTP:
-		return e.FlowID
-	case *event.WebSocket:
-		return e.FlowID
-	case *event.TLS:
-		return e.FlowID
-	case *event.Unparsed:
-		return e.FlowID
-	}
-	return 0
-}

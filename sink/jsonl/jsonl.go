@@ -102,7 +102,7 @@ func Marshal(e event.Event, now func() time.Time) ([]byte, error) {
 	if t.IsZero() {
 		t = now()
 	}
-	h := header{V: Version, Type: e.Kind(), Time: t.UTC().Format(TimeFormat), Flow: flowID(e)}
+	h := header{V: Version, Type: e.Kind(), Time: t.UTC().Format(TimeFormat), Flow: event.FlowOf(e)}
 	var v any = h
 	switch e := e.(type) {
 	case *event.Flow:
@@ -175,26 +175,6 @@ func eventTime(e event.Event) time.Time {
 	return time.Time{}
 }
 
-// flowID is the flow e belongs to, or 0.
-func flowID(e event.Event) uint64 {
-	switch e := e.(type) {
-	case *event.Flow:
-		return e.ID
-	case *event.FlowOpen:
-		return e.ID
-	case *event.DNS:
-		return e.FlowID
-	case *event.HTTP:
-		return e.FlowID
-	case *event.WebSocket:
-		return e.FlowID
-	case *event.TLS:
-		return e.FlowID
-	case *event.Unparsed:
-		return e.FlowID
-	}
-	return 0
-}
 
 // stamp formats t in TimeFormat; "" (and so an omitted field where the
 // field is omitempty) for the zero time.
