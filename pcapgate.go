@@ -155,7 +155,6 @@ func (g *pcapGate) sweep() {
 	}
 }
 
-
 func flowKey(proto event.Proto, src, dst netip.AddrPort) gateKey {
 	p := uint8(6)
 	if proto == event.UDP {

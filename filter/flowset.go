@@ -99,4 +99,3 @@ func (s *FlowSet) add(id uint64) {
 	}
 	s.kept[id] = ent.seq
 }
-

@@ -175,7 +175,6 @@ func eventTime(e event.Event) time.Time {
 	return time.Time{}
 }
 
-
 // stamp formats t in TimeFormat; "" (and so an omitted field where the
 // field is omitempty) for the zero time.
 func stamp(t time.Time) string {
