@@ -17,7 +17,8 @@ type readResult struct {
 func startRead(c Conn) <-chan readResult {
 	ch := make(chan readResult, 1)
 	go func() {
-		b := make([]byte, 16<<10)
+		// Small: an idle connection holds it until its first bytes.
+		b := make([]byte, 4<<10)
 		n, err := c.Read(b)
 		ch <- readResult{b[:n], err}
 	}()

@@ -45,11 +45,18 @@ type Result struct {
 	Err error
 }
 
-// bufSize is the copy buffer per direction: large enough that a bulk
-// transfer costs few read/write calls.
-const bufSize = 64 << 10
+// Copy buffers per direction: a flow starts with a small one, so that an
+// idle connection costs little memory, and takes a large one (few read and
+// write calls for a bulk transfer) once a read fills the small one.
+const (
+	smallBuf = 4 << 10
+	bufSize  = 64 << 10
+)
 
-var bufPool = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+var (
+	smallPool = sync.Pool{New: func() any { b := make([]byte, smallBuf); return &b }}
+	bufPool   = sync.Pool{New: func() any { b := make([]byte, bufSize); return &b }}
+)
 
 // Pipe relays between inner and outer until both directions have ended,
 // then closes both. A FIN on one side becomes a FIN (CloseWrite) on the
@@ -89,8 +96,8 @@ func Pipe(inner, outer Conn, tee Tee) Result {
 // copyHalf copies src to dst until src ends. On a clean EOF it half-closes
 // dst; on any error it calls fail, which tears both legs down.
 func copyHalf(dst, src Conn, dir Direction, tee Tee, fail func(error)) int64 {
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
+	bp, pool := smallPool.Get().(*[]byte), &smallPool
+	defer func() { pool.Put(bp) }()
 	buf := *bp
 	var n int64
 	for {
@@ -117,6 +124,12 @@ func copyHalf(dst, src Conn, dir Direction, tee Tee, fail func(error)) int64 {
 				fail(rerr)
 			}
 			return n
+		}
+		if nr == len(buf) && pool == &smallPool {
+			// Traffic is heavy: the large buffer from now on.
+			smallPool.Put(bp)
+			bp, pool = bufPool.Get().(*[]byte), &bufPool
+			buf = *bp
 		}
 	}
 }
