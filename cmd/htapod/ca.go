@@ -2,6 +2,7 @@ package main
 
 import (
 	"crypto/x509"
+	"errors"
 	"encoding/pem"
 	"fmt"
 	"os"
@@ -16,6 +17,10 @@ func caCommand(args []string) int {
 		return 2
 	}
 	cert, key, err := htapod.CreateAuthorityFiles(args[1])
+	if errors.Is(err, os.ErrExist) {
+		fmt.Fprintf(os.Stderr, "htapod: %s already holds a CA; htapod does not overwrite one. Use it, or choose another directory.\n", args[1])
+		return 1
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: create CA: %v\n", err)
 		return 1
