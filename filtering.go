@@ -1,8 +1,6 @@
 package htapod
 
 import (
-	"time"
-
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/filter"
 )
@@ -48,9 +46,4 @@ func filtered(f *filter.Filter, h event.Handler) event.Handler {
 			}
 		}
 	}
-}
-
-// notice is a shorthand for a warning event.
-func notice(msg string) *event.Notice {
-	return &event.Notice{Time: time.Now(), Level: "warn", Message: msg}
 }
