@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"time"
 
+	"github.com/htapod/htapod/dissect/internal/body"
 	"github.com/htapod/htapod/event"
 )
 
@@ -76,7 +77,8 @@ func (s *stream) response(head []byte, t time.Time) error {
 	x.ev.Status, x.ev.Reason, x.ev.RespHeader = sl.status, sl.reason, h
 	x.ev.RespStart = s.down.head.t
 	x.respHead = true
-	x.resp = newSink(h, s.opts.BodyLimit)
+	x.resp = body.New(s.opts.BodyLimit)
+	x.resp.Head(h)
 	switch {
 	case sl.status == 101:
 		return s.switched(x, h, t)
@@ -139,6 +141,6 @@ func (s *stream) endResponse(t time.Time) {
 	}
 	d.body, d.cur = nil, nil
 	x.respDone = true
-	x.resp.finish()
+	x.resp.End(true)
 	s.maybeDone(x, t)
 }

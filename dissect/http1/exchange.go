@@ -7,17 +7,18 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htapod/htapod/dissect/internal/body"
 	"github.com/htapod/htapod/event"
 )
 
 // exchange is one request and its response, from the request head on.
 type exchange struct {
 	ev       event.HTTP
-	req      *bodySink
-	resp     *bodySink
-	reqDone  bool // the request body ended
-	respHead bool // the final response head arrived
-	respDone bool // the response body ended
+	req      *body.Sink
+	resp     *body.Sink // nil until the final response head
+	reqDone  bool       // the request body ended
+	respHead bool       // the final response head arrived
+	respDone bool       // the response body ended
 	// tunnel says the request asked to leave HTTP/1 (CONNECT, Upgrade):
 	// bytes after it wait for the response to say whether it did.
 	tunnel   bool
@@ -58,7 +59,8 @@ func (s *stream) newExchange(rl requestLine, h []event.Header, t time.Time) *exc
 		x.ev.Authority = s.fallbackAuthority(x.ev.Scheme)
 	}
 	x.tunnel = rl.method == "CONNECT" || len(list(h, "Upgrade")) > 0
-	x.req = newSink(h, s.opts.BodyLimit)
+	x.req = body.New(s.opts.BodyLimit)
+	x.req.Head(h)
 	return x
 }
 
@@ -138,8 +140,8 @@ func lengthFraming(h []event.Header, dflt framing) (framing, int64, error) {
 func (x *exchange) snapshot(p event.HTTPPhase) *event.HTTP {
 	ev := x.ev
 	ev.Phase = p
-	ev.ReqBody = x.req.body()
-	ev.RespBody = x.resp.body()
+	ev.ReqBody = x.req.Event()
+	ev.RespBody = x.resp.Event()
 	ev.Interim = slices.Clip(ev.Interim)
 	return &ev
 }
@@ -156,9 +158,11 @@ func (s *stream) done(x *exchange, t time.Time, why string) {
 		return
 	}
 	x.emitted = true
-	x.req.finish()
+	// endRequest and endResponse ended the bodies that were complete; one
+	// still open was cut short (a coded one keeps what was decoded).
+	x.req.End(x.reqDone)
 	if x.resp != nil {
-		x.resp.finish()
+		x.resp.End(x.respDone)
 	}
 	x.ev.End, x.ev.Err = t, why
 	s.emitPhase(x, event.PhaseDone)

@@ -5,6 +5,7 @@ import (
 	"strconv"
 	"strings"
 
+	"github.com/htapod/htapod/dissect/internal/body"
 	"github.com/htapod/htapod/event"
 )
 
@@ -36,7 +37,7 @@ type bodyReader struct {
 	line    []byte // a partial chunk-size line, CRLF or trailer section
 	max     int    // bound of line, from Options.MaxHeaderBytes
 	trailer []event.Header
-	sink    *bodySink
+	sink    *body.Sink
 }
 
 // feed consumes bytes of b up to the end of the body. It returns how many
@@ -47,11 +48,11 @@ func (r *bodyReader) feed(b []byte) (n int, done bool, err error) {
 	case noBody:
 		return 0, true, nil
 	case byClose:
-		r.sink.write(b)
+		r.sink.Write(b)
 		return len(b), false, nil
 	case byLength:
 		k := int(min(int64(len(b)), r.remain))
-		r.sink.write(b[:k])
+		r.sink.Write(b[:k])
 		r.remain -= int64(k)
 		return k, r.remain == 0, nil
 	}
@@ -59,7 +60,7 @@ func (r *bodyReader) feed(b []byte) (n int, done bool, err error) {
 		switch r.state {
 		case chunkData:
 			k := int(min(int64(len(b)-n), r.remain))
-			r.sink.write(b[n : n+k])
+			r.sink.Write(b[n : n+k])
 			n += k
 			if r.remain -= int64(k); r.remain == 0 {
 				r.state = chunkDataEnd

@@ -236,10 +236,3 @@ func list(h []event.Header, name string) []string {
 	}
 	return out
 }
-
-// mediaType is a Content-Type without its parameters, lower case.
-func mediaType(h []event.Header) string {
-	v, _ := get(h, "Content-Type")
-	v, _, _ = strings.Cut(v, ";")
-	return strings.ToLower(trimOWS(v))
-}

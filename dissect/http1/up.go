@@ -113,7 +113,7 @@ func (s *stream) endRequest(t time.Time) error {
 	}
 	u.body, u.cur = nil, nil
 	x.reqDone = true
-	x.req.finish()
+	x.req.End(true)
 	switch {
 	case s.sub != nil:
 		// A 101 came before the end of the request body (RFC 9113 §3.2:

@@ -166,7 +166,7 @@ func (c *conn) data(s *side, f *http2.DataFrame, t time.Time) {
 		if st.reqEnded {
 			return
 		}
-		st.req.write(f.Data())
+		st.req.Write(f.Data())
 		if st.grpc != nil {
 			st.grpc.req.write(f.Data())
 		}
@@ -175,7 +175,7 @@ func (c *conn) data(s *side, f *http2.DataFrame, t time.Time) {
 		if st.respEnded {
 			return
 		}
-		st.resp.write(f.Data())
+		st.resp.Write(f.Data())
 		if st.grpc != nil {
 			st.grpc.resp.write(f.Data())
 		}

@@ -5,6 +5,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/htapod/htapod/dissect/internal/body"
 	"github.com/htapod/htapod/event"
 )
 
@@ -16,7 +17,7 @@ type stream struct {
 	// emitted; reqEnded and respEnded that each side sent END_STREAM.
 	reqHead, respHead   bool
 	reqEnded, respEnded bool
-	req, resp           body
+	req, resp           *body.Sink
 	// grpc is set once a head says the exchange is a gRPC call.
 	grpc *grpcCall
 	// upgraded marks stream 1 of NewUpgraded, whose request HTTP/1
@@ -35,8 +36,8 @@ func (c *conn) newStream(id uint32, start time.Time) *stream {
 			Start:  start,
 			Server: c.meta.Dst,
 		},
-		req:  body{limit: c.opts.BodyLimit},
-		resp: body{limit: c.opts.BodyLimit},
+		req:  body.New(c.opts.BodyLimit),
+		resp: body.New(c.opts.BodyLimit),
 	}
 	if c.meta.TLS {
 		st.ev.Scheme = "https"
@@ -68,8 +69,8 @@ func (st *stream) request(b *block) {
 	}
 	st.ev.ReqHeader = b.fields
 	st.reqHead = true
-	st.req.head(b.fields)
-	if isGRPC(st.req.ev.ContentType) {
+	st.req.Head(b.fields)
+	if isGRPC(st.req.ContentType()) {
 		st.grpc = newGRPCCall(st.ev.Path)
 	}
 }
@@ -80,8 +81,8 @@ func (st *stream) response(b *block, status int) {
 	st.ev.RespHeader = b.fields
 	st.ev.RespStart = b.start
 	st.respHead = true
-	st.resp.head(b.fields)
-	if st.grpc == nil && isGRPC(st.resp.ev.ContentType) {
+	st.resp.Head(b.fields)
+	if st.grpc == nil && isGRPC(st.resp.ContentType()) {
 		st.grpc = newGRPCCall(st.ev.Path)
 	}
 }
@@ -118,8 +119,8 @@ func headerValue(hs []event.Header, name string) string {
 func (c *conn) emitPhase(st *stream, phase event.HTTPPhase) {
 	ev := st.ev
 	ev.Phase = phase
-	ev.ReqBody = st.req.snapshot()
-	ev.RespBody = st.resp.snapshot()
+	ev.ReqBody = st.req.Event()
+	ev.RespBody = st.resp.Event()
 	c.emit(&ev)
 }
 
@@ -128,8 +129,8 @@ func (c *conn) emitPhase(st *stream, phase event.HTTPPhase) {
 func (c *conn) finish(st *stream, t time.Time, why string) {
 	delete(c.streams, st.ev.Seq)
 	complete := why == ""
-	st.req.end(complete && st.reqEnded)
-	st.resp.end(complete && st.respEnded)
+	st.req.End(complete && st.reqEnded)
+	st.resp.End(complete && st.respEnded)
 	st.ev.End = t
 	st.ev.Err = why
 	if st.grpc != nil {
