@@ -139,17 +139,34 @@ func (b *bench) runWorkload(w workload) []*line {
 				l.unit.value(median(l.samples[direct])), l.unit.value(median(l.samples[tapped])))
 		}
 	}
+	for _, l := range lines {
+		for _, m := range w.modes {
+			if lo, hi := spread(l.samples[m]); hi > 1.5*lo && lo > 0 {
+				b.note(w.name, fmt.Sprintf("%s varied from %s to %s across rounds: the median is a rough figure",
+					m, l.unit.value(lo), l.unit.value(hi)))
+			}
+		}
+	}
 	if w.name == "memory" && len(lines) == 1 && len(all["memory-idle"]) > 0 {
 		lines[0].detail = fmt.Sprintf("(RSS %.1f → %.1f MiB)", median(all["memory-idle"])/1024, median(all["memory-open"])/1024)
 	}
 	if b.cfg.perfDir != "" && w.profile > 0 {
-		b.profile, b.profileFor = w.name, max(w.profile, time.Second)
+		b.profile, b.profileFor, b.profileFaults = w.name, max(w.profile, time.Second), w.profileFaults
 		if _, err := w.measure(tapped); err != nil {
 			b.note(w.name, "profiled run: "+err.Error())
 		}
-		b.profile = ""
+		b.profile, b.profileFaults = "", false
 	}
 	return lines
+}
+
+// spread returns the least and the greatest of xs (0, 0 for fewer than
+// two).
+func spread(xs []float64) (lo, hi float64) {
+	if len(xs) < 2 {
+		return 0, 0
+	}
+	return slices.Min(xs), slices.Max(xs)
 }
 
 // show prints the metrics of one run that have rows.

@@ -10,11 +10,17 @@ import (
 )
 
 // record takes a CPU profile of process pid (htapod, all its threads) with
-// `perf record -g` for dur, then writes two reports beside it: NAME.flat.txt
-// (self time by symbol) and NAME.cum.txt (time including callees). The
+// `perf record -g` for dur, then writes two reports beside it, of htapod's
+// own process only (perf also follows the command that htapod starts):
+// NAME.flat.txt (self time by symbol) and NAME.cum.txt (time including
+// callees), in percent of htapod's samples. The
 // returned channel is closed when both are written. Failures become notes:
 // a profile is a help, not a measurement.
-func (b *bench) record(pid int, name string, dur time.Duration) chan struct{} {
+//
+// event is a perf event to sample on every occurrence instead of the CPU
+// clock, e.g. "page-faults": where the process touches new memory, which is
+// where its RSS grows.
+func (b *bench) record(pid int, name, event string, dur time.Duration) chan struct{} {
 	done := make(chan struct{})
 	data := b.profilePath(name, ".data")
 	go func() {
@@ -22,8 +28,13 @@ func (b *bench) record(pid int, name string, dur time.Duration) chan struct{} {
 		ctx, cancel := context.WithTimeout(context.Background(), dur+time.Minute)
 		defer cancel()
 		secs := strconv.FormatFloat(dur.Seconds(), 'f', 1, 64)
-		out, err := exec.CommandContext(ctx, "perf", "record", "-g", "-F", "499", "-p", strconv.Itoa(pid),
-			"-o", data, "--", "sleep", secs).CombinedOutput()
+		sample := []string{"-F", "499"}
+		if event != "" {
+			sample = []string{"-e", event, "-c", "1"}
+		}
+		args := append([]string{"record", "-g"}, sample...)
+		args = append(args, "-p", strconv.Itoa(pid), "-o", data, "--", "sleep", secs)
+		out, err := exec.CommandContext(ctx, "perf", args...).CombinedOutput()
 		if err != nil {
 			b.note(name, fmt.Sprintf("perf record: %v: %s", err, tail(string(out), 300)))
 			return
@@ -36,7 +47,8 @@ func (b *bench) record(pid int, name string, dur time.Duration) chan struct{} {
 			{".cum.txt", []string{"--children", "--sort", "symbol", "--percent-limit", "2"}},
 		}
 		for _, r := range reports {
-			args := append([]string{"report", "-i", data, "--stdio", "-g", "none"}, r.args...)
+			args := append([]string{"report", "-i", data, "--stdio", "-g", "none",
+				"--pid", strconv.Itoa(pid), "--percentage", "relative"}, r.args...)
 			out, err := exec.CommandContext(ctx, "perf", args...).Output()
 			if err != nil {
 				b.note(name, fmt.Sprintf("perf report: %v", err))

@@ -55,7 +55,7 @@ func ratioAtLeast(x float64) target  { return target{ratioMin, x} }
 func ratioAtMost(x float64) target   { return target{ratioMax, x} }
 func addedAtMost(x float64) target   { return target{addedMax, x} }
 func perConnAtMost(x float64) target { return target{absMax, x} }
-func info() target                   { return target{} }
+func info() target                   { return target{kind: noTarget} }
 
 // describe prints the target for a row in unit u.
 func (t target) describe(u unit) string {

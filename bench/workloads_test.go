@@ -31,6 +31,8 @@ type workload struct {
 	// profile is how long a CPU profile of htapod should record while
 	// the workload runs; 0 means the workload is not profiled.
 	profile time.Duration
+	// profileFaults profiles page faults instead of CPU time (memory).
+	profileFaults bool
 }
 
 // A row is a line of the table: one metric of a workload.
@@ -215,6 +217,8 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 			measure: func(m mode) (metrics, error) {
 				return b.memory(idleClient, idle)
 			},
+			profile:       6 * time.Second,
+			profileFaults: true,
 		},
 	}
 }
@@ -252,6 +256,11 @@ func (b *bench) memory(idleClient string, idle *idleServer) (metrics, error) {
 	before, err := rss()
 	if err != nil {
 		return fail("read htapod's RSS", err)
+	}
+	if b.profile != "" && b.profileFaults {
+		// From idle on: where the connections make htapod's RSS grow.
+		r.perf = b.record(pid, b.profile, "page-faults", b.profileFor)
+		b.profile = ""
 	}
 	want := "open " + strconv.Itoa(n)
 	if !r.proc.Stdout.WaitFor(ctx, want) {

@@ -2,8 +2,8 @@
 // them open and silent, so that the benchmark can read what idle
 // connections cost the process that relays them (htapod's RSS).
 //
-// It prints "idle" before it connects, waits -wait, opens -n connections
-// one after another, prints "open N", keeps them for -hold, closes them and
+// It prints "idle" before it connects, waits -wait, resolves the server's
+// name once, opens -n connections one after another, prints "open N", keeps them for -hold, closes them and
 // exits. Everything is bounded: a connection that cannot be made within 5
 // seconds ends the run with exit status 1.
 //
@@ -44,8 +44,19 @@ func run(addr string, n int, wait, hold time.Duration) error {
 			c.Close()
 		}
 	}()
+	// Resolve once: a lookup per dial would add n DNS exchanges to what
+	// is measured, and their garbage to the relay's RSS.
+	host, port, err := net.SplitHostPort(addr)
+	if err != nil {
+		return err
+	}
+	ips, err := net.LookupHost(host)
+	if err != nil {
+		return err
+	}
+	target := net.JoinHostPort(ips[0], port)
 	for i := range n {
-		c, err := net.DialTimeout("tcp", addr, 5*time.Second)
+		c, err := net.DialTimeout("tcp", target, 5*time.Second)
 		if err != nil {
 			return fmt.Errorf("connection %d of %d: %w", i+1, n, err)
 		}
