@@ -226,6 +226,10 @@ func heading(root string, cfg config, took time.Duration) string {
 	defer cancel()
 	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
 		commit = "commit " + strings.TrimSpace(string(out))
+		// The binary is built from the work tree, which may differ.
+		if exec.CommandContext(ctx, "git", "-C", root, "diff", "--quiet", "HEAD", "--").Run() != nil {
+			commit += " with uncommitted changes"
+		}
 	}
 	return fmt.Sprintf("Run %s on %d cores (%s), kernel %s, %s, htapod %s; took %v. "+
 		"Load average before: %s, after: %s.\n\n%s.\n",
