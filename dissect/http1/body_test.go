@@ -165,3 +165,30 @@ func TestRequestBodyGzip(t *testing.T) {
 		t.Errorf("request body = %+v; want %q", got, text)
 	}
 }
+
+// TestCodedBodyCutShort checks that a coded body the connection cut short
+// keeps what was decoded: DecodedSize counts it and Truncated is set,
+// where a body that arrived whole but does not decode has DecodedSize -1.
+func TestCodedBodyCutShort(t *testing.T) {
+	text := []byte(strings.Repeat("The quick brown fox jumps over the lazy dog. ", 200))
+	wire := compress(t, "gzip", text)
+	script := []step{
+		up("GET /body HTTP/1.1\r\nHost: example.test\r\n\r\n"),
+		down(fmt.Sprintf("HTTP/1.1 200 OK\r\nContent-Encoding: gzip\r\nContent-Length: %d\r\n\r\n%s",
+			len(wire)+10, wire)),
+		endDown,
+	}
+	runAll(t, testMeta, dissect.Options{}, script)
+	evs, err := run(t, testMeta, dissect.Options{}, script, splitters()[0].split)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h := lastHTTP(t, evs)
+	got := h.RespBody
+	if h.Err != "response body cut short" || got.Size != int64(len(wire)) ||
+		got.DecodedSize != int64(len(text)) || !got.Truncated || !bytes.Equal(got.Data, text) {
+		t.Errorf("cut short: Err %q, body size %d decoded %d truncated %v, %d bytes; want %q, %d %d true, %d bytes",
+			h.Err, got.Size, got.DecodedSize, got.Truncated, len(got.Data),
+			"response body cut short", len(wire), len(text), len(text))
+	}
+}

@@ -9,9 +9,10 @@
 // bytes of the decoded body. Its memory is bounded by that limit plus the
 // decompressors' windows, whatever the body's size.
 //
-// Like the dissectors, a Sink starts no goroutine that outlives a call:
-// each decompressor runs as a coroutine (iter.Pull) that only runs while
-// Write or End waits for it.
+// A Sink runs nothing concurrently with its caller, like the dissectors:
+// each decompressor is a coroutine (iter.Pull) that runs only while Write
+// or End waits for it, and is released when the body ends or fails to
+// decode.
 package body
 
 import (
@@ -31,7 +32,8 @@ const maxCodings = 3
 //
 // The zero Sink is not usable: make one with New. A nil *Sink stands for
 // a message that has no body yet; only Event and ContentType may be
-// called on it. A Sink is not safe for concurrent use.
+// called on it. Every Sink written to must be ended with End, which
+// releases its decompressors. A Sink is not safe for concurrent use.
 type Sink struct {
 	ev    event.Body
 	limit int
@@ -107,8 +109,9 @@ func (s *Sink) Write(p []byte) {
 
 // End ends the body; later calls do nothing. complete says all of it
 // arrived: a coded body must then decode to its end, or DecodedSize is -1.
-// A coded body cut short (complete false) keeps what was decoded and is
-// Truncated; a body that is not coded is kept as it is.
+// A coded body cut short (complete false) is Truncated and keeps all that
+// the bytes that came decode to; a body that is not coded is kept as it
+// is, not Truncated (the dissector's event says it was cut short).
 func (s *Sink) End(complete bool) {
 	if s.ended {
 		return
@@ -117,19 +120,19 @@ func (s *Sink) End(complete bool) {
 	if s.decs == nil {
 		return
 	}
-	if !complete {
-		s.ev.Truncated = true
-		s.release()
-		return
-	}
 	// The decoder that takes the content is closed first, so that what
-	// it flushes reaches the decoders after it before they are closed.
+	// it flushes reaches the decoders after it before they are closed. A
+	// decompressor flushes what it holds when its input ends, also when
+	// it ends too soon (then with an error, the cut's, not the body's).
 	for i := len(s.decs) - 1; i >= 0; i-- {
-		if s.decs[i].close() != nil {
+		if s.decs[i].close() != nil && complete {
 			s.failed = true
 		}
 	}
 	s.decs = nil
+	if !complete {
+		s.ev.Truncated = true
+	}
 }
 
 // Event returns the body as known so far. Its Data is clipped, so that

@@ -95,8 +95,9 @@ type sinkTest struct {
 	complete bool   // passed to End
 	// want is the Body without Size (always len(wire)), Encoding (the
 	// lower-case Content-Encoding) and ContentType (always text/plain).
-	// A DecodedSize of cut means any size: Data must then be the first
-	// DecodedSize bytes of plain, or as many as the limit allows.
+	// A DecodedSize of cut means any size above zero: Data must then be
+	// the first DecodedSize bytes of plain, or as many as the limit
+	// allows.
 	want event.Body
 }
 
@@ -109,6 +110,7 @@ func sinkTests(t *testing.T) []sinkTest {
 	all := event.Body{Data: plain, DecodedSize: n}
 	gz := encode(t, "gzip", plain)
 	brgz := encode(t, "br", gz)
+	zs := encode(t, "zstd", plain)
 	return []sinkTest{
 		{"identity", "", plain, 1 << 20, true, all},
 		{"identity named", "identity", plain, 1 << 20, true, all},
@@ -120,13 +122,13 @@ func sinkTests(t *testing.T) []sinkTest {
 		{"deflate zlib", "deflate", encode(t, "zlib", plain), 1 << 20, true, all},
 		{"deflate raw", "deflate", encode(t, "raw-deflate", plain), 1 << 20, true, all},
 		{"br", "br", encode(t, "br", plain), 1 << 20, true, all},
-		{"zstd", "zstd", encode(t, "zstd", plain), 1 << 20, true, all},
+		{"zstd", "zstd", zs, 1 << 20, true, all},
 		{"gzip then br", "gzip, br", brgz, 1 << 20, true, all},
 		{"three codings", "deflate, zstd, gzip",
 			encode(t, "gzip", encode(t, "zstd", encode(t, "zlib", plain))), 1 << 20, true, all},
 		{"gzip over the limit", "gzip", gz, 100, true,
 			event.Body{Data: plain[:100], DecodedSize: n, Truncated: true}},
-		{"zstd over the limit", "zstd", encode(t, "zstd", plain), 10, true,
+		{"zstd over the limit", "zstd", zs, 10, true,
 			event.Body{Data: plain[:10], DecodedSize: n, Truncated: true}},
 		{"no data kept", "gzip", gz, 0, true, event.Body{DecodedSize: n, Truncated: true}},
 		{"negative limit", "", plain, -1, true, event.Body{DecodedSize: n, Truncated: true}},
@@ -140,6 +142,8 @@ func sinkTests(t *testing.T) []sinkTest {
 			event.Body{DecodedSize: -1, Truncated: true}},
 		{"truncated gzip", "gzip", gz[:len(gz)/2], 1 << 20, true, event.Body{DecodedSize: -1, Truncated: true}},
 		{"gzip cut short", "gzip", gz[:len(gz)/2], 1 << 20, false, event.Body{DecodedSize: cut, Truncated: true}},
+		{"whole gzip cut short", "gzip", gz, 1 << 20, false, event.Body{Data: plain, DecodedSize: n, Truncated: true}},
+		{"zstd cut short over the limit", "zstd", zs[:len(zs)-10], 100, false, event.Body{DecodedSize: cut, Truncated: true}},
 		{"stacked cut short", "gzip, br", brgz[:len(brgz)/2], 1 << 20, false,
 			event.Body{DecodedSize: cut, Truncated: true}},
 		{"bytes after the br data", "br", append(encode(t, "br", plain), "trailing"...), 1 << 20, true, all},
@@ -181,7 +185,7 @@ func TestSink(t *testing.T) {
 						f.name, got.Size, got.ContentType, got.Encoding, len(tc.wire), strings.ToLower(tc.encoding))
 				}
 				want := tc.want
-				if want.DecodedSize == cut && got.DecodedSize >= 0 {
+				if want.DecodedSize == cut && got.DecodedSize > 0 {
 					want.DecodedSize = got.DecodedSize
 					want.Data = plain[:min(got.DecodedSize, int64(max(tc.limit, 0)))]
 				}
@@ -211,4 +215,29 @@ func TestSink(t *testing.T) {
 			}
 		})
 	}
+}
+
+// A gzip body arrives in two pieces; the Sink keeps its first 11 decoded
+// bytes.
+func ExampleSink() {
+	var wire bytes.Buffer
+	zw := gzip.NewWriter(&wire)
+	zw.Write([]byte("hello, world: hello, world"))
+	zw.Close()
+
+	s := body.New(11)
+	s.Head([]event.Header{
+		{Name: "Content-Type", Value: "text/plain; charset=utf-8"},
+		{Name: "Content-Encoding", Value: "gzip"},
+	})
+	half := wire.Len() / 2
+	s.Write(wire.Bytes()[:half])
+	s.Write(wire.Bytes()[half:])
+	s.End(true)
+
+	b := s.Event()
+	fmt.Printf("%s %s: %d bytes sent, %d decoded, kept %q (truncated %v)\n",
+		b.ContentType, b.Encoding, b.Size, b.DecodedSize, b.Data, b.Truncated)
+	// Output:
+	// text/plain gzip: 40 bytes sent, 26 decoded, kept "hello, worl" (truncated true)
 }
