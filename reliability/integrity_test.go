@@ -113,4 +113,3 @@ func intercepted(evs []jsonEvent) bool {
 	}
 	return false
 }
-

@@ -107,4 +107,3 @@ func checkStates(t *testing.T, how string, res lab.Result, want map[string]map[s
 		t.Logf("%s: %v", how, res)
 	}
 }
-
