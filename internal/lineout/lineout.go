@@ -33,7 +33,10 @@ type Mux struct {
 	wg      sync.WaitGroup
 }
 
-type stream struct{}
+// stream is one pipe's key in midLine. It is not zero-size: pointers to
+// distinct zero-size values may be equal, and every pipe would share one
+// key.
+type stream struct{ _ byte }
 
 // New returns a Mux writing to out.
 func New(out io.Writer) *Mux { return &Mux{out: out, midLine: map[*stream]bool{}} }

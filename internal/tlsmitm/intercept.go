@@ -192,7 +192,7 @@ func namesFor(st tls.ConnectionState, sni string, dst netip.AddrPort) ([]string,
 func alertOf(err error) string {
 	var ae tls.AlertError
 	if errors.As(err, &ae) {
-		return ae.Error()
+		return alertName(ae)
 	}
 	s := err.Error()
 	if i := strings.Index(s, "remote error: tls: "); i >= 0 {
@@ -255,5 +255,11 @@ func (l *lastRead) plainAlert() string {
 	if r[0] != 21 || r[1] != 3 || r[3] != 0 || r[4] != 2 {
 		return ""
 	}
-	return tls.AlertError(r[6]).Error()
+	return alertName(tls.AlertError(r[6]))
+}
+
+// alertName is an alert's name without crypto/tls's "tls: " prefix, as in
+// the "remote error: tls: …" form.
+func alertName(a tls.AlertError) string {
+	return strings.TrimPrefix(a.Error(), "tls: ")
 }

@@ -21,7 +21,8 @@ const maxLeaves = 4096
 
 // Leaf returns a certificate for the given DNS names and IP addresses,
 // signed by the authority, minting it on first use and caching it. The
-// first name becomes the subject's common name.
+// alphabetically first name becomes the subject's common name (names are
+// sorted so that the same set, in any order, is one cached leaf).
 func (a *Authority) Leaf(names []string, ips []netip.Addr) (*tls.Certificate, error) {
 	names = uniqueSorted(names)
 	ips = slices.Clone(ips)
@@ -97,13 +98,12 @@ func uniqueSorted(names []string) []string {
 
 func cacheKey(names []string, ips []netip.Addr) string {
 	var b strings.Builder
+	// Kinds are marked: a DNS name spelled like an IP is not that IP.
 	for _, n := range names {
-		b.WriteString(n)
-		b.WriteByte(',')
+		b.WriteString("dns:" + n + ",")
 	}
 	for _, ip := range ips {
-		b.WriteString(ip.String())
-		b.WriteByte(',')
+		b.WriteString("ip:" + ip.String() + ",")
 	}
 	return b.String()
 }

@@ -71,7 +71,13 @@ func (p *Writer) Packet(fromBox bool, ts time.Time, pkt []byte) {
 	if p.closed || p.err != nil {
 		return
 	}
-	p.err = p.w.WritePacket(ci, pkt)
+	// Directions as on the box's htapod0: what the command sends is
+	// outbound, what it receives inbound.
+	dir := pcapgo.NgEpbFlagDirectionOutbound
+	if !fromBox {
+		dir = pcapgo.NgEpbFlagDirectionInbound
+	}
+	p.err = p.w.WritePacketWithOptions(ci, pkt, pcapgo.NgPacketOptions{Flags: &pcapgo.NgEpbFlags{Direction: dir}})
 }
 
 // Write takes NSS key log lines (as crypto/tls writes them, one line per
