@@ -360,3 +360,6 @@ func tail(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// itoa is strconv.Itoa.
+func itoa(n int) string { return strconv.Itoa(n) }
