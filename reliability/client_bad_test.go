@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -84,25 +85,30 @@ func rawMode(fs *flag.FlagSet) func(context.Context) error {
 	}
 }
 
-// slowlorisHead is what the slowloris client sends, a byte at a time: a
-// request head that never ends.
-const slowlorisHead = "GET /slow HTTP/1.1\r\nHost: www.lab.test\r\nX-Slowloris: " +
+// slowlorisHead is what the slowloris client sends, a byte at a time: the
+// start of a request head.
+const slowlorisHead = "GET / HTTP/1.1\r\nHost: www.lab.test\r\nX-Slowloris: " +
 	"aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa"
 
-// slowlorisMode sends a request head a byte every -every for -for, never
-// finishing it, and then closes:
+// slowlorisMode sends the start of a request head a byte every -every for
+// -for, and then closes; with -finish it ends the head instead and reads
+// the response until the server closes:
 //
-//	slowloris sent=N sum=HEX
+//	slowloris sent=N sum=HEX [recv=N status=200]
 func slowlorisMode(fs *flag.FlagSet) func(context.Context) error {
 	addr := fs.String("addr", "", "the server")
 	every := fs.Duration("every", 100*time.Millisecond, "between bytes")
 	dur := fs.Duration("for", 3*time.Second, "how long")
+	finish := fs.Bool("finish", false, "end the request head and read the response")
 	return func(ctx context.Context) error {
 		c, err := dial(ctx, "tcp", *addr, 10*time.Second)
 		if err != nil {
 			return err
 		}
 		defer c.Close()
+		if dl, ok := ctx.Deadline(); ok {
+			c.SetDeadline(dl)
+		}
 		h := sha256.New()
 		sent := 0
 		for start := time.Now(); time.Since(start) < *dur && sent < len(slowlorisHead); sent++ {
@@ -112,7 +118,21 @@ func slowlorisMode(fs *flag.FlagSet) func(context.Context) error {
 			h.Write([]byte{slowlorisHead[sent]})
 			time.Sleep(*every)
 		}
-		fmt.Printf("slowloris sent=%d sum=%x\n", sent, h.Sum(nil))
-		return nil
+		if !*finish {
+			fmt.Printf("slowloris sent=%d sum=%x\n", sent, h.Sum(nil))
+			return nil
+		}
+		end := "\r\nConnection: close\r\n\r\n"
+		if _, err := io.WriteString(c, end); err != nil {
+			return err
+		}
+		h.Write([]byte(end))
+		resp, err := io.ReadAll(c)
+		status := "none"
+		if line, _, _ := strings.Cut(string(resp), "\r\n"); len(strings.Fields(line)) > 1 {
+			status = strings.Fields(line)[1]
+		}
+		fmt.Printf("slowloris sent=%d sum=%x recv=%d status=%s\n", sent+len(end), h.Sum(nil), len(resp), status)
+		return err
 	}
 }
