@@ -141,9 +141,9 @@ func (b *bench) runWorkload(w workload) []*line {
 	}
 	for _, l := range lines {
 		for _, m := range w.modes {
-			if lo, hi := spread(l.samples[m]); hi > 1.5*lo && lo > 0 {
-				b.note(w.name, fmt.Sprintf("%s varied from %s to %s across rounds: the median is a rough figure",
-					m, l.unit.value(lo), l.unit.value(hi)))
+			if lo, hi, what := spread(l.samples[m]); hi > 1.5*lo && lo > 0 {
+				b.note(l.key, fmt.Sprintf("%s: %s from %s to %s: the median is a rough figure",
+					m, what, l.unit.value(lo), l.unit.value(hi)))
 			}
 		}
 	}
@@ -160,13 +160,20 @@ func (b *bench) runWorkload(w workload) []*line {
 	return lines
 }
 
-// spread returns the least and the greatest of xs (0, 0 for fewer than
-// two).
-func spread(xs []float64) (lo, hi float64) {
+// spread returns how far xs range, and says how it was measured: the
+// least and the greatest of a few samples, the middle half (the quartiles)
+// of five or more, where single outliers say little. It returns 0, 0 for
+// fewer than two samples.
+func spread(xs []float64) (lo, hi float64, what string) {
 	if len(xs) < 2 {
-		return 0, 0
+		return 0, 0, ""
 	}
-	return slices.Min(xs), slices.Max(xs)
+	if len(xs) < 5 {
+		return slices.Min(xs), slices.Max(xs), "varied across rounds"
+	}
+	s := slices.Clone(xs)
+	slices.Sort(s)
+	return s[len(s)/4], s[(3*len(s))/4], "the middle half of the runs ranged"
 }
 
 // show prints the metrics of one run that have rows.
