@@ -49,9 +49,9 @@ func (b *bench) record(pid int, name, event string, dur time.Duration) chan stru
 		for _, r := range reports {
 			args := append([]string{"report", "-i", data, "--stdio", "-g", "none",
 				"--pid", strconv.Itoa(pid), "--percentage", "relative"}, r.args...)
-			out, err := exec.CommandContext(ctx, "perf", args...).Output()
+			out, err := exec.CommandContext(ctx, "perf", args...).CombinedOutput()
 			if err != nil {
-				b.note(name, fmt.Sprintf("perf report: %v", err))
+				b.note(name, fmt.Sprintf("perf report: %v: %s", err, tail(string(out), 200)))
 				return
 			}
 			if err := os.WriteFile(b.profilePath(name, r.ext), out, 0o644); err != nil {

@@ -103,7 +103,9 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 	}
 	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
 	if m == tapped && b.profile != "" && !b.profileFaults {
-		r.perf = b.record(r.proc.Cmd.Process.Pid, b.profile, "", b.profileFor)
+		pid := r.proc.Cmd.Process.Pid
+		waitExec(pid, "htapod")
+		r.perf = b.record(pid, b.profile, "", b.profileFor)
 		b.profile = ""
 	}
 	return r
@@ -148,6 +150,19 @@ func brief(res lab.Result) string {
 		errText = append([]byte("…"), errText[len(errText)-600:]...)
 	}
 	return fmt.Sprintf("%s after %v: %s", how, res.Duration.Round(time.Millisecond), errText)
+}
+
+// waitExec waits, for at most 5 seconds, until process pid runs the
+// program named comm: `ip netns exec` and setpriv exec into it, and perf
+// attached during those execs can miss the process it meant.
+func waitExec(pid int, comm string) {
+	path := "/proc/" + strconv.Itoa(pid) + "/comm"
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); {
+		if b, err := os.ReadFile(path); err != nil || string(bytes.TrimSpace(b)) == comm {
+			return
+		}
+		time.Sleep(2 * time.Millisecond)
+	}
 }
 
 // buildIdleClient builds ./bench/idleclient into a directory the lab user
