@@ -2,6 +2,8 @@ package reliability
 
 import (
 	"context"
+	"fmt"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -45,7 +47,10 @@ func TestConcurrentConnections(t *testing.T) {
 	// prlimit sets the limits and execs htapod: the PID stays htapod's.
 	args := []string{"prlimit", "--nofile=1024:" + hard, e.bin, "--json", "-o", events, "--"}
 	start := time.Now()
-	res := e.Start(ctx, lab.RunOptions{}, append(args, argv...)...).Wait()
+	p := e.Start(ctx, lab.RunOptions{}, append(args, argv...)...)
+	waitOut(t, p, "opened n=", 2*time.Minute)
+	t.Logf("htapod's open-file limit with the connections open: %s", noFileLimit(p.Cmd.Process.Pid))
+	res := p.Wait()
 	took := time.Since(start)
 	f := fields(res.Stdout, "conns")
 	if res.ExitCode != 0 || f == nil || atoi(f["ok"]) != n {
@@ -65,4 +70,18 @@ func TestConcurrentConnections(t *testing.T) {
 	if ends := endings(flows); len(flows) != n || ends["closed"] != n {
 		t.Errorf("htapod reported %d flows to %s, ended %v; want %d closed", len(flows), addr(portRR), ends, n)
 	}
+}
+
+// noFileLimit returns the "Max open files" line of /proc/PID/limits.
+func noFileLimit(pid int) string {
+	data, err := os.ReadFile(fmt.Sprintf("/proc/%d/limits", pid))
+	if err != nil {
+		return err.Error()
+	}
+	for _, line := range strings.Split(string(data), "\n") {
+		if strings.HasPrefix(line, "Max open files") {
+			return strings.Join(strings.Fields(line), " ")
+		}
+	}
+	return "no Max open files in /proc/PID/limits"
 }

@@ -29,9 +29,9 @@
 // client_test.go), so no separate build is needed.
 //
 // The suite needs root to build the lab and skips without it, like the e2e
-// tests: `sudo go test ./reliability/`, about 3 minutes on 2 cores. The
+// tests: `sudo go test ./reliability/`, about 1.5 minutes on 2 cores. The
 // long checks (1 GiB transfers, 20,000 connections, the 60 s UDP idle
-// timeout) run with -long or HTAPOD_LONG=1:
+// timeout) run with -long or HTAPOD_LONG=1, about 5 minutes:
 //
 //	sudo make reliability-long
 //	sudo go test -timeout 30m ./reliability/ -args -long

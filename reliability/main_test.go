@@ -353,13 +353,5 @@ func endings(flows []jsonEvent) map[string]int {
 	return m
 }
 
-// tail returns at most the last n bytes of b, for failure messages.
-func tail(b []byte, n int) string {
-	if len(b) > n {
-		return "…" + string(b[len(b)-n:])
-	}
-	return string(b)
-}
-
 // itoa is strconv.Itoa.
 func itoa(n int) string { return strconv.Itoa(n) }
