@@ -7,7 +7,10 @@ import (
 	"io"
 	"os"
 	"strings"
+	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/lineout"
@@ -36,7 +39,7 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 		return Status{Code: 125}, err
 	}
 	noMount := c.namespaces&MountNamespace == 0
-	runDir, err := os.MkdirTemp("", "htapod-")
+	runDir, err := os.MkdirTemp(runBase(), "htapod-")
 	if err != nil {
 		return Status{Code: 125}, fmt.Errorf("create run directory: %w", err)
 	}
@@ -78,10 +81,25 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 			Message: "without a mount namespace the box keeps the host's CA bundles: TLS is not intercepted"})
 		intercept = false
 	}
-	interceptor, trustBinds, trustEnv, err := r.tlsSetup(runDir, intercept)
+	// The CA and the trust files are made while the box's init starts
+	// (sandbox.Spec.Prepare): the interceptor needs only the CA.
+	auth, err := r.authority(intercept)
 	if err != nil {
 		return Status{Code: 125}, fmt.Errorf("prepare TLS interception: %w", err)
 	}
+	var trust struct {
+		binds []sandbox.Bind
+		env   []string
+		err   error
+	}
+	var trustWG sync.WaitGroup
+	trustWG.Add(1)
+	go func() {
+		defer trustWG.Done()
+		trust.binds, trust.env, trust.err = r.trustFiles(auth, runDir)
+	}()
+	defer trustWG.Wait() // before the run directory is removed
+	interceptor := r.interceptor(auth)
 	tcpSniff, udpSniff := r.sniffers()
 	fwd := relay.New(relay.Config{
 		Router:      r.router(),
@@ -98,11 +116,20 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	})
 
 	box, err := sandbox.Start(sandbox.Spec{
-		Argv: argv, Env: mergeEnv(c.env, trustEnv), Root: c.root,
+		Argv: argv, Env: c.env, Root: c.root,
 		NoUser: c.namespaces&UserNamespace == 0, NoMount: noMount,
 		UTS: c.namespaces&UTSNamespace != 0, IPC: c.namespaces&IPCNamespace != 0,
 		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds: append(binds, trustBinds...),
+		Binds: binds,
+		Prepare: func(sp *sandbox.Spec) error {
+			trustWG.Wait()
+			if trust.err != nil {
+				return fmt.Errorf("prepare TLS interception: %w", trust.err)
+			}
+			sp.Env = mergeEnv(sp.Env, trust.env)
+			sp.Binds = append(sp.Binds, trust.binds...)
+			return nil
+		},
 		Stdin: c.stdin, Stdout: stdout, Stderr: stderr,
 	})
 	if mux != nil {
@@ -158,6 +185,26 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	fwd.Close(cctx)
 	cancel()
 	return status, werr
+}
+
+// runBase is where the run directory goes: $TMPDIR when the user set it;
+// else a memory file system when there is one ($XDG_RUNTIME_DIR,
+// /dev/shm), since the trust files are a few hundred small files and links
+// written anew each run (120 ms on a slow disk, 2 ms in memory); else the
+// temporary directory.
+func runBase() string {
+	if os.Getenv("TMPDIR") != "" {
+		return os.TempDir()
+	}
+	for _, d := range []string{os.Getenv("XDG_RUNTIME_DIR"), "/dev/shm"} {
+		if d == "" {
+			continue
+		}
+		if unix.Access(d, unix.W_OK|unix.X_OK) == nil {
+			return d
+		}
+	}
+	return os.TempDir()
 }
 
 // outputs decides the command's stdout and stderr and where report lines

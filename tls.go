@@ -5,46 +5,66 @@ import (
 	"fmt"
 	"path"
 	"strings"
+	"sync"
 
 	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/internal/tlsmitm"
 )
 
-// tlsSetup prepares interception for a run: the authority, the trust files
-// in runDir with their mounts and environment, and the interceptor.
-func (r *Runner) tlsSetup(runDir string, intercept bool) (*tlsmitm.Interceptor, []sandbox.Bind, []string, error) {
-	c := &r.cfg
+// authority is the run's CA (nil when not intercepting): the caller's, or
+// a fresh one.
+func (r *Runner) authority(intercept bool) (*tlsmitm.Authority, error) {
 	if !intercept {
-		return nil, nil, nil, nil
+		return nil, nil
 	}
-	auth := c.authority
+	if r.cfg.authority != nil {
+		return r.cfg.authority, nil
+	}
+	return tlsmitm.NewAuthority()
+}
+
+// trustFiles writes what makes the box trust auth into runDir, and returns
+// the mounts and environment that put it in place.
+func (r *Runner) trustFiles(auth *tlsmitm.Authority, runDir string) ([]sandbox.Bind, []string, error) {
 	if auth == nil {
-		var err error
-		if auth, err = tlsmitm.NewAuthority(); err != nil {
-			return nil, nil, nil, err
-		}
+		return nil, nil, nil
 	}
-	trust, err := tlsmitm.WriteTrust(auth, runDir, c.env)
+	trust, err := tlsmitm.WriteTrust(auth, runDir, r.cfg.env)
 	if err != nil {
-		return nil, nil, nil, err
+		return nil, nil, err
 	}
 	binds := make([]sandbox.Bind, 0, len(trust.Mounts))
 	for _, m := range trust.Mounts {
 		binds = append(binds, sandbox.Bind{Src: m.Src, Dst: m.Dst})
 	}
-	roots, err := x509.SystemCertPool()
-	if err != nil || roots == nil {
-		roots = x509.NewCertPool()
+	return binds, trust.Env, nil
+}
+
+// interceptor returns the run's TLS interceptor, or nil without a CA.
+func (r *Runner) interceptor(auth *tlsmitm.Authority) *tlsmitm.Interceptor {
+	if auth == nil {
+		return nil
 	}
-	for _, ca := range c.upstreamCAs {
-		roots.AddCert(ca)
-	}
-	cfg := tlsmitm.Config{Authority: auth, Roots: roots, Insecure: c.insecure, KeyLog: c.keyLog}
+	c := &r.cfg
+	// The system roots load in the background while the box starts; the
+	// first interception waits for them.
+	extra := c.upstreamCAs
+	roots := sync.OnceValue(func() *x509.CertPool {
+		pool, err := x509.SystemCertPool()
+		if err != nil || pool == nil {
+			pool = x509.NewCertPool()
+		}
+		for _, ca := range extra {
+			pool.AddCert(ca)
+		}
+		return pool
+	})
+	go roots()
+	cfg := tlsmitm.Config{Authority: auth, RootsFunc: roots, Insecure: c.insecure, KeyLog: c.keyLog}
 	if c.pcap != nil {
 		cfg.ClientKeyLog = c.pcap
 	}
-	ic := tlsmitm.New(cfg)
-	return ic, binds, trust.Env, nil
+	return tlsmitm.New(cfg)
 }
 
 // passthrough returns the matcher for the Passthrough patterns, or nil.

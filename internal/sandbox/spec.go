@@ -44,6 +44,11 @@ type Spec struct {
 	NoUser, NoMount, UTS, IPC bool
 	// Stdin, Stdout and Stderr of the command; nil means the null device.
 	Stdin, Stdout, Stderr *os.File
+	// Prepare, when set, is called once the box's init has been started
+	// and before it is sent the spec: it may still set Env and Binds. The
+	// init's exec and start-up then overlap with the caller's work (the
+	// TLS trust files), which both sit on the path of every run's start.
+	Prepare func(*Spec) error
 }
 
 // Bind mounts the file Src over the file Dst. Dst that does not exist is

@@ -78,6 +78,12 @@ func Start(spec Spec) (*Box, error) {
 		return nil, &Error{Step: "create namespaces", Err: err, Hint: userNSHint(err)}
 	}
 	child.Close()
+	if spec.Prepare != nil {
+		if err := spec.Prepare(&spec); err != nil {
+			b.kill()
+			return nil, err
+		}
+	}
 	if err := b.handshake(spec); err != nil {
 		b.kill()
 		return nil, err

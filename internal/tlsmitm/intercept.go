@@ -19,6 +19,10 @@ type Config struct {
 	Authority *Authority
 	// Roots verify the real servers; nil means the host's system roots.
 	Roots *x509.CertPool
+	// RootsFunc, when set, supplies Roots at the first interception (and
+	// is called once): loading the system roots takes tens of
+	// milliseconds that a run need not wait for before its command starts.
+	RootsFunc func() *x509.CertPool
 	// Insecure skips verification of the real servers.
 	Insecure bool
 	// KeyLog receives the NSS key log lines of both legs (for Wireshark);
@@ -35,6 +39,7 @@ type Config struct {
 // concurrent use.
 type Interceptor struct {
 	cfg       Config
+	roots     func() *x509.CertPool
 	keyLog    io.Writer // both legs
 	clientLog io.Writer // the command's leg: keyLog and ClientKeyLog
 }
@@ -44,7 +49,10 @@ func New(cfg Config) *Interceptor {
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = 30 * time.Second
 	}
-	i := &Interceptor{cfg: cfg}
+	i := &Interceptor{cfg: cfg, roots: func() *x509.CertPool { return cfg.Roots }}
+	if cfg.RootsFunc != nil {
+		i.roots = sync.OnceValue(cfg.RootsFunc)
+	}
 	if cfg.KeyLog != nil {
 		i.keyLog = &lockedWriter{w: cfg.KeyLog}
 	}
@@ -112,7 +120,7 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 	up := tls.Client(server, &tls.Config{
 		ServerName:         serverName,
 		NextProtos:         alpn,
-		RootCAs:            i.cfg.Roots,
+		RootCAs:            i.roots(),
 		InsecureSkipVerify: i.cfg.Insecure,
 		KeyLogWriter:       i.keyLog,
 		MinVersion:         tls.VersionTLS10,

@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync"
 
 	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
@@ -65,22 +66,44 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	roots := hostRoots()
 	t := &Trust{Bundle: filepath.Join(dir, "ca-bundle.pem"), CA: filepath.Join(dir, "htapod-ca.pem")}
 	bundle := joinPEM(roots, a.CertPEM())
-	if err := os.WriteFile(t.Bundle, bundle, 0o644); err != nil {
-		return nil, fmt.Errorf("write CA bundle: %w", err)
-	}
-	if err := os.WriteFile(t.CA, a.CertPEM(), 0o644); err != nil {
-		return nil, fmt.Errorf("write CA: %w", err)
-	}
-	javaStore, err := writeJavaStore(a, dir, roots)
-	if err != nil {
-		return nil, err
+	javaStore := ""
+	if hostHasJava() {
+		javaStore = filepath.Join(dir, "java-cacerts")
 	}
 	farm := ""
 	if fi, err := os.Stat(hashedDir); err == nil && fi.IsDir() {
 		farm = filepath.Join(dir, "certs")
-		if err := writeHashedDir(a, farm, bundle, javaStore); err != nil {
-			return nil, err
+	}
+	// The three parts are independent, and this is on the path of every
+	// run's start: write them at once.
+	var wg sync.WaitGroup
+	var errs [3]error
+	wg.Add(3)
+	go func() {
+		defer wg.Done()
+		if err := os.WriteFile(t.Bundle, bundle, 0o644); err != nil {
+			errs[0] = fmt.Errorf("write CA bundle: %w", err)
+		} else if err := os.WriteFile(t.CA, a.CertPEM(), 0o644); err != nil {
+			errs[0] = fmt.Errorf("write CA: %w", err)
 		}
+	}()
+	go func() {
+		defer wg.Done()
+		if javaStore != "" {
+			errs[1] = writeJavaStore(a, javaStore, roots)
+		}
+	}()
+	go func() {
+		defer wg.Done()
+		if farm != "" {
+			errs[2] = writeHashedDir(a, farm, bundle, javaStore)
+		}
+	}()
+	wg.Wait()
+	if err := errors.Join(errs[:]...); err != nil {
+		return nil, err
+	}
+	if farm != "" {
 		t.Mounts = append(t.Mounts, Mount{Src: farm, Dst: hashedDir})
 	}
 	for _, p := range SystemBundles {
@@ -97,8 +120,19 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 			t.Mounts = append(t.Mounts, Mount{Src: javaStore, Dst: p})
 		}
 	}
+	var err error
 	t.Env, err = trustEnv(t, dir, env, a.CertPEM(), farm)
 	return t, err
+}
+
+// hostHasJava says whether the host has a Java trust store to replace.
+func hostHasJava() bool {
+	for _, p := range JavaStores {
+		if _, err := os.Stat(p); err == nil {
+			return true
+		}
+	}
+	return false
 }
 
 // hostRoots reads the first system bundle that exists.
@@ -187,21 +221,11 @@ func writeHashedDir(a *Authority, farm string, bundle []byte, javaStore string) 
 }
 
 // writeJavaStore writes a PKCS#12 trust store with the host roots and the
-// CA, when the host has a Java trust store to replace. It is written
+// CA to path. It is written
 // without encryption or MAC: Java opens the default trust store with no
 // password (javax.net.ssl.trustStorePassword unset) and then skips
 // encrypted certificate bags, trusting nothing. Certificates are public.
-func writeJavaStore(a *Authority, dir string, roots []byte) (string, error) {
-	found := false
-	for _, p := range JavaStores {
-		if _, err := os.Stat(p); err == nil {
-			found = true
-			break
-		}
-	}
-	if !found {
-		return "", nil
-	}
+func writeJavaStore(a *Authority, path string, roots []byte) error {
 	certs := []*x509.Certificate{a.Certificate()}
 	for rest := roots; ; {
 		var blk *pem.Block
@@ -215,13 +239,12 @@ func writeJavaStore(a *Authority, dir string, roots []byte) (string, error) {
 	}
 	data, err := pkcs12.Passwordless.EncodeTrustStore(certs, "")
 	if err != nil {
-		return "", fmt.Errorf("encode Java trust store: %w", err)
+		return fmt.Errorf("encode Java trust store: %w", err)
 	}
-	path := filepath.Join(dir, "java-cacerts")
 	if err := os.WriteFile(path, data, 0o644); err != nil {
-		return "", fmt.Errorf("write Java trust store: %w", err)
+		return fmt.Errorf("write Java trust store: %w", err)
 	}
-	return path, nil
+	return nil
 }
 
 // trustEnv sets the CA variables. A variable the user set to a readable
