@@ -129,6 +129,13 @@ func (s *stream) Close(t time.Time) {
 	if s.err == nil && s.down.body != nil && s.down.body.end() {
 		s.endResponse(t)
 	}
+	if s.err == nil && !s.stopped && len(s.up.head.buf) > 0 {
+		// A client that stops in the middle of a request head (a slowloris,
+		// or one cut off) leaves no exchange to show: say what was seen.
+		s.emit(&event.Unparsed{FlowID: s.meta.FlowID, Time: t, Dissector: Dissector,
+			Reason: fmt.Sprintf("the connection closed in the middle of a request head (%d bytes, since %s)",
+				len(s.up.head.buf), s.up.head.t.Format("15:04:05.000"))})
+	}
 	for _, x := range slices.Clone(s.queue) {
 		why := "request body cut short"
 		switch {

@@ -8,6 +8,9 @@ import (
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
+// udpBuffer is the receive buffer of each flow's endpoint.
+const udpBuffer = 4 << 20
+
 // UDPRequest is a new UDP flow: the first datagram from Src to Dst has
 // arrived and waits in Conn.
 type UDPRequest struct {
@@ -26,6 +29,9 @@ func newUDPRequest(st *Stack, r *udp.ForwarderRequest) (*UDPRequest, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	// Room for a burst: datagrams beyond the buffer are dropped while the
+	// relay is busy sending the previous ones.
+	ep.SocketOptions().SetReceiveBufferSize(udpBuffer, true)
 	return &UDPRequest{
 		Src:  toAddrPort(id.RemoteAddress, id.RemotePort),
 		Dst:  toAddrPort(id.LocalAddress, id.LocalPort),

@@ -40,9 +40,10 @@ func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dis
 	opts = opts.Limits()
 	var choose func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
 	choose = func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
-		if len(first) == 0 && meta.ALPN != "h2" {
+		if meta.ALPN != "h2" && (len(first) == 0 || undecided(first)) {
 			// Nothing seen yet (an intercepted flow starts with its
-			// plaintext): choose at the client's first bytes.
+			// plaintext), or too little to tell ("G" of a slow "GET"):
+			// choose once the client's bytes say.
 			return &lazy{meta: meta, emit: emit, choose: choose}, "auto"
 		}
 		switch {
@@ -72,6 +73,8 @@ type lazy struct {
 	off    bool
 	early  []byte
 	earlyT time.Time
+	up     []byte // the client's bytes while they are too few to choose
+	upT    time.Time
 }
 
 // maxEarly bounds the server bytes held before the client speaks.
@@ -90,11 +93,19 @@ func (l *lazy) Data(dir event.Direction, b []byte, t time.Time) error {
 			l.early = append(l.early, b...)
 			return nil
 		}
-		if s, _ := l.choose(l.meta, b, l.emit); s != nil {
+		if len(l.up) == 0 {
+			l.upT = t
+		}
+		l.up = append(l.up, b...)
+		if undecided(l.up) {
+			return nil
+		}
+		if s, _ := l.choose(l.meta, l.up, l.emit); s != nil {
 			if _, again := s.(*lazy); !again {
 				l.s = s
 			}
 		}
+		b, t, l.up = l.up, l.upT, nil
 		if l.s == nil {
 			l.off, l.early = true, nil
 			return nil
@@ -134,6 +145,30 @@ func Datagrams(opts dissect.Options) func(meta dissect.Meta, emit dissect.Emit) 
 		}
 		return nil, ""
 	}
+}
+
+// decideBytes bounds how many client bytes the choice may wait for.
+const decideBytes = 64
+
+// undecided says whether b is too short to choose by: a proper prefix of
+// an HTTP method with its space, of the HTTP/2 preface, or of a TLS
+// record header.
+func undecided(b []byte) bool {
+	if len(b) >= decideBytes {
+		return false
+	}
+	if len(b) < len(h2Preface) && bytes.HasPrefix(h2Preface, b) {
+		return true
+	}
+	if len(b) < 3 && b[0] == 0x16 {
+		return true
+	}
+	for _, m := range methods {
+		if len(b) < len(m) && bytes.HasPrefix(m, b) {
+			return true
+		}
+	}
+	return false
 }
 
 func isHTTP1(first []byte) bool {

@@ -15,6 +15,9 @@ import (
 	"github.com/htapod/htapod/route"
 )
 
+// udpHostBuffer is the receive buffer asked for each host-side UDP socket.
+const udpHostBuffer = 4 << 20
+
 // maxDatagram is the largest UDP payload (IPv4 65535 - 20 - 8; IPv6
 // jumbograms aside).
 const maxDatagram = 65507
@@ -52,6 +55,11 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 		inner.Close()
 		f.finish(fl, dialEnd(err), err)
 		return
+	}
+	if uc, ok := up.(*net.UDPConn); ok {
+		// Answers to a burst wait here while the relay writes inward; the
+		// kernel caps this at net.core.rmem_max.
+		uc.SetReadBuffer(udpHostBuffer)
 	}
 	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now()})
 	idle := f.cfg.UDPIdle

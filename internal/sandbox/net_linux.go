@@ -49,6 +49,11 @@ func configureTUN(spec *childSpec) *childError {
 	if err := netlink.LinkSetMTU(link, spec.MTU); err != nil {
 		return stepErr(fmt.Sprintf("set mtu %d", spec.MTU), err)
 	}
+	// The TUN's queue holds what the command sent until htapod reads it: a
+	// burst of datagrams beyond the default 500 would be dropped there.
+	if err := netlink.LinkSetTxQLen(link, tunQueueLen); err != nil {
+		return stepErr("set tun queue length", err)
+	}
 	if err := netlink.AddrAdd(link, &netlink.Addr{IPNet: hostNet(spec.Addr4)}); err != nil {
 		return stepErr("add address "+spec.Addr4.String(), err)
 	}
@@ -74,6 +79,9 @@ func configureTUN(spec *childSpec) *childError {
 	}
 	return nil
 }
+
+// tunQueueLen is the TUN's transmit queue, in packets.
+const tunQueueLen = 10000
 
 func hostNet(a netip.Addr) *net.IPNet {
 	return &net.IPNet{IP: a.AsSlice(), Mask: net.CIDRMask(a.BitLen(), a.BitLen())}
