@@ -39,6 +39,11 @@ func (r *TCPRequest) Accept() (*TCPConn, error) {
 	if err != nil {
 		return nil, mapErr(err)
 	}
+	// No Nagle on the command's leg: the relay writes what the server
+	// sent as it comes (a TLS flight, a response head), and holding small
+	// writes back for an ACK that the command delays costs tens of
+	// milliseconds a handshake.
+	ep.SocketOptions().SetDelayOption(false)
 	return newTCPConn(ep, &wq, r.Dst, r.Src), nil
 }
 
