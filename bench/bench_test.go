@@ -32,6 +32,9 @@ func TestBench(t *testing.T) {
 		t.Fatalf("bench: %v", err)
 	}
 	l := lab.New(t)
+	// What is measured is said before the build: others may commit while
+	// the benchmark runs.
+	what := measured(root)
 	b := &bench{t: t, lab: l, cfg: cfg, htapod: lab.Htapod(t), pki: l.PKI(), notes: map[string][]string{}}
 	if p, err := exec.LookPath("pasta"); err == nil {
 		b.pasta = p
@@ -66,7 +69,7 @@ func TestBench(t *testing.T) {
 	took := time.Since(began).Round(time.Second)
 
 	withPasta := b.pasta != ""
-	head := heading(root, cfg, took)
+	head := heading(what, cfg, took)
 	fmt.Printf("\n%s\n%s\n%s", head, textTable(lines, withPasta), b.noteText())
 	md := "# htapod benchmark results\n\n" + head + "\n" + markdownTable(lines, withPasta) + "\n" + b.noteText()
 	if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
@@ -216,8 +219,9 @@ func (b *bench) noteText() string {
 	return s.String()
 }
 
-// heading says when, where and how the benchmark ran.
-func heading(root string, cfg config, took time.Duration) string {
+// heading says when, where and how the benchmark ran; what is measured's
+// result.
+func heading(what string, cfg config, took time.Duration) string {
 	kernel, _ := os.ReadFile("/proc/sys/kernel/osrelease")
 	cpu := "unknown CPU"
 	if info, err := os.ReadFile("/proc/cpuinfo"); err == nil {
@@ -228,20 +232,29 @@ func heading(root string, cfg config, took time.Duration) string {
 			}
 		}
 	}
-	commit := "unknown commit"
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output(); err == nil {
-		commit = "commit " + strings.TrimSpace(string(out))
-		// The binary is built from the work tree, which may differ.
-		if exec.CommandContext(ctx, "git", "-C", root, "diff", "--quiet", "HEAD", "--").Run() != nil {
-			commit += " with uncommitted changes"
-		}
-	}
-	return fmt.Sprintf("Run %s on %d cores (%s), kernel %s, %s, htapod %s; took %v. "+
+	return fmt.Sprintf("Run %s on %d cores (%s), kernel %s, %s, %s; took %v. "+
 		"Load average before: %s, after: %s.\n\n%s.\n",
 		time.Now().Format("2006-01-02 15:04 MST"), runtime.NumCPU(), cpu, strings.TrimSpace(string(kernel)),
-		runtime.Version(), commit, took, cfg.loadBefore, loadAvg(), capitalize(cfg.describe()))
+		runtime.Version(), what, took, cfg.loadBefore, loadAvg(), capitalize(cfg.describe()))
+}
+
+// measured says which htapod the benchmark measures: $HTAPOD_BIN, or the
+// work tree's commit, and whether the work tree differs from it.
+func measured(root string) string {
+	if p := os.Getenv("HTAPOD_BIN"); p != "" {
+		return "htapod from HTAPOD_BIN=" + p
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, "git", "-C", root, "rev-parse", "--short", "HEAD").Output()
+	if err != nil {
+		return "htapod of an unknown commit"
+	}
+	what := "htapod built from the work tree at commit " + strings.TrimSpace(string(out))
+	if exec.CommandContext(ctx, "git", "-C", root, "diff", "--quiet", "HEAD", "--").Run() != nil {
+		what += " with uncommitted changes"
+	}
+	return what
 }
 
 // loadAvg returns the 1, 5 and 15 minute load averages: on a machine
