@@ -1,6 +1,7 @@
 package bench
 
 import (
+	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -35,7 +36,9 @@ func (b *bench) record(pid int, name, event string, dur time.Duration) chan stru
 		args := append([]string{"record", "-g"}, sample...)
 		args = append(args, "-p", strconv.Itoa(pid), "-o", data, "--", "sleep", secs)
 		out, err := exec.CommandContext(ctx, "perf", args...).CombinedOutput()
-		if err != nil {
+		// When the process it records ends before the time is up, perf
+		// stops early and exits by a signal, with the samples written.
+		if err != nil && !bytes.Contains(out, []byte("Captured and wrote")) {
 			b.note(name, fmt.Sprintf("perf record: %v: %s", err, tail(string(out), 300)))
 			return
 		}

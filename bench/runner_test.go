@@ -104,7 +104,7 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
 	if m == tapped && b.profile != "" && !b.profileFaults {
 		pid := r.proc.Cmd.Process.Pid
-		waitExec(pid, "htapod")
+		waitExec(pid, commName(b.htapod))
 		r.perf = b.record(pid, b.profile, "", b.profileFor)
 		b.profile = ""
 	}
@@ -163,6 +163,16 @@ func waitExec(pid int, comm string) {
 		}
 		time.Sleep(2 * time.Millisecond)
 	}
+}
+
+// commName is the name the kernel gives a process that runs the program
+// at path (/proc/PID/comm): its base name, cut to 15 bytes.
+func commName(path string) string {
+	name := filepath.Base(path)
+	if len(name) > 15 {
+		name = name[:15]
+	}
+	return name
 }
 
 // buildIdleClient builds ./bench/idleclient into a directory the lab user
