@@ -62,17 +62,7 @@ func (b *bench) record(pid int, name, event string, dur time.Duration) chan stru
 		for _, r := range reports {
 			args := append([]string{"report", "-i", data, "--stdio", "-g", "none",
 				"--pid", strconv.Itoa(pid), "--percentage", "relative"}, r.args...)
-			// perf opens an event for each thread it finds; a thread that
-			// ends meanwhile fails the whole attach ("No such process"), and
-			// htapod starts and ends threads all the time: try again.
-			var out []byte
-			var err error
-			for range 3 {
-				out, err = exec.CommandContext(ctx, "perf", args...).CombinedOutput()
-				if err == nil || !bytes.Contains(out, []byte("No such process")) {
-					break
-				}
-			}
+			out, err := exec.CommandContext(ctx, "perf", args...).CombinedOutput()
 			if err != nil {
 				b.note(name, fmt.Sprintf("perf report: %v: %s", err, tail(string(out), 200)))
 				return
