@@ -12,6 +12,10 @@ import (
 	"github.com/htapod/htapod/event"
 )
 
+// maxQuery bounds a query read over UDP; longer ones are cut, fail to
+// parse and get FORMERR.
+const maxQuery = 8 << 10
+
 // idle is how long a client connection or UDP flow to the resolver may stay
 // silent before the resolver closes it.
 const idle = 10 * time.Second
@@ -25,7 +29,9 @@ func (r *Resolver) ServeUDP(ctx context.Context, c net.Conn) {
 	server := addrPort(c.LocalAddr())
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	buf := make([]byte, 65535)
+	// Queries are small (512 bytes, 4 KiB with EDNS(0)); this buffer lives
+	// as long as the flow, and a program may open a flow per query.
+	buf := make([]byte, maxQuery)
 	for {
 		c.SetReadDeadline(time.Now().Add(idle))
 		n, err := c.Read(buf)

@@ -102,10 +102,17 @@ func (f *Forwarder) pumpUDP(fl *event.Flow, inner, up net.Conn, idle time.Durati
 	)
 	last.Store(time.Now().UnixNano())
 	stop := func() { once.Do(func() { inner.Close(); up.Close() }) }
+	// A buffer per direction lives as long as the flow: DNS, one flow per
+	// lookup for many programs, gets small ones (its messages rarely pass
+	// 4 KiB; a longer one is cut, as a DNS client's own buffer would).
+	bufLen := maxDatagram
+	if fl.Dst.Port() == 53 {
+		bufLen = 16 << 10
+	}
 	pump := func(dst, src net.Conn, dir Direction, bytes, packets *int64) {
 		defer wg.Done()
 		defer stop()
-		buf := make([]byte, maxDatagram)
+		buf := make([]byte, bufLen)
 		for {
 			src.SetReadDeadline(time.Unix(0, last.Load()).Add(idle))
 			n, err := src.Read(buf)
