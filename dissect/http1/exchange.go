@@ -58,7 +58,7 @@ func (s *stream) newExchange(rl requestLine, h []event.Header, t time.Time) *exc
 	if x.ev.Authority == "" {
 		x.ev.Authority = s.fallbackAuthority(x.ev.Scheme)
 	}
-	x.tunnel = rl.method == "CONNECT" || len(list(h, "Upgrade")) > 0
+	x.tunnel = rl.method == "CONNECT" || len(body.FieldList(h, "Upgrade")) > 0
 	x.req = body.New(s.opts.BodyLimit)
 	x.req.Head(h)
 	return x
@@ -86,7 +86,7 @@ func (s *stream) fallbackAuthority(scheme string) string {
 
 // requestFraming decides how a request body is delimited (RFC 9112 §6.3).
 func requestFraming(h []event.Header) (framing, int64, error) {
-	if te := list(h, "Transfer-Encoding"); len(te) > 0 {
+	if te := body.FieldList(h, "Transfer-Encoding"); len(te) > 0 {
 		// "If a Transfer-Encoding header field is present in a request and
 		// the chunked transfer coding is not the final encoding, the
 		// message body length cannot be determined reliably; the server
@@ -105,7 +105,7 @@ func responseFraming(x *exchange, status int, h []event.Header) (framing, int64,
 	case x.ev.Method == "HEAD", status < 200, status == 204, status == 304:
 		return noBody, 0, nil
 	}
-	if te := list(h, "Transfer-Encoding"); len(te) > 0 {
+	if te := body.FieldList(h, "Transfer-Encoding"); len(te) > 0 {
 		if strings.EqualFold(te[len(te)-1], "chunked") {
 			return chunked, 0, nil
 		}
@@ -116,7 +116,7 @@ func responseFraming(x *exchange, status int, h []event.Header) (framing, int64,
 
 // lengthFraming reads Content-Length; without one the body is dflt.
 func lengthFraming(h []event.Header, dflt framing) (framing, int64, error) {
-	cl := list(h, "Content-Length")
+	cl := body.FieldList(h, "Content-Length")
 	if len(cl) == 0 {
 		return dflt, 0, nil
 	}

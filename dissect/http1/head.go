@@ -219,20 +219,3 @@ func get(h []event.Header, name string) (string, bool) {
 	}
 	return "", false
 }
-
-// list returns the comma-separated elements of every line of the named
-// field, trimmed, empty elements dropped (RFC 9110 §5.6.1).
-func list(h []event.Header, name string) []string {
-	var out []string
-	for _, f := range h {
-		if !strings.EqualFold(f.Name, name) {
-			continue
-		}
-		for e := range strings.SplitSeq(f.Value, ",") {
-			if e = trimOWS(e); e != "" {
-				out = append(out, e)
-			}
-		}
-	}
-	return out
-}

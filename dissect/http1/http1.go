@@ -11,6 +11,7 @@ package http1
 import (
 	"bytes"
 	"fmt"
+	"github.com/htapod/htapod/dissect/internal/body"
 	"slices"
 	"strings"
 	"time"
@@ -201,7 +202,7 @@ func (s *stream) switchTo(proto string, t time.Time) bool {
 // upgradeProto is the protocol a 101 response switched to, lower case and
 // without its version ("websocket", "h2c").
 func upgradeProto(h []event.Header) string {
-	up := list(h, "Upgrade")
+	up := body.FieldList(h, "Upgrade")
 	if len(up) == 0 {
 		return ""
 	}

@@ -68,7 +68,7 @@ func New(limit int) *Sink {
 // three of them, makes the body fail to decode.
 func (s *Sink) Head(h []event.Header) {
 	s.ev.ContentType = mediaType(h)
-	enc := fieldList(h, "Content-Encoding")
+	enc := FieldList(h, "Content-Encoding")
 	s.ev.Encoding = strings.ToLower(strings.Join(enc, ", "))
 	cs, ok := codings(enc)
 	s.codings, s.failed = cs, !ok
@@ -234,9 +234,10 @@ func mediaType(h []event.Header) string {
 	return ""
 }
 
-// fieldList returns the elements of every field line of h named name,
-// trimmed and with empty elements dropped (RFC 9110 section 5.6.1).
-func fieldList(h []event.Header, name string) []string {
+// FieldList returns the elements of every field line of h named name
+// (case-insensitive), trimmed and with empty elements dropped (RFC 9110
+// section 5.6.1). The HTTP/1 dissector uses it for its framing fields.
+func FieldList(h []event.Header, name string) []string {
 	var out []string
 	for _, f := range h {
 		if !strings.EqualFold(f.Name, name) {
