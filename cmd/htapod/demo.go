@@ -44,8 +44,8 @@ func demo(w io.Writer) int {
 		reportFailure(err)
 		return 125
 	}
-	fmt.Fprintf(w, "\nAbove: the command's output, then htapod's report: the DNS lookup it answered\n"+
-		"and the TCP connection it relayed. The command exited with status %d.\n", status.Code)
+	fmt.Fprintf(w, "\nAbove: the command's output and htapod's report: the DNS lookups htapod answered\n"+
+		"and the HTTP exchange it relayed and read. The command exited with status %d.\n", status.Code)
 	return status.Code
 }
 
