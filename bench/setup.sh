@@ -5,6 +5,8 @@
 # idempotent and only calls apt-get when a tool is missing. It never installs
 # pasta: the benchmark only adds a pasta column where pasta already is.
 set -euo pipefail
+# shellcheck source=../scripts/apt-install.sh
+. "$(dirname "$0")/../scripts/apt-install.sh"
 
 log() { printf 'bench-setup: %s\n' "$*" >&2; }
 
@@ -32,19 +34,7 @@ done
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
-	# Keep package scripts from starting services (iperf3's daemon, nginx
-	# on the host's port 80); the benchmark starts its own, in the lab.
-	own_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 0755 /usr/sbin/policy-rc.d
-		own_policy=1
-	fi
-	cleanup() { if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; }
-	trap cleanup EXIT
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends "${missing[@]}"
+	apt_install "${missing[@]}"
 fi
 
 log "ready"

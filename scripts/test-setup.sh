@@ -11,6 +11,8 @@
 #   - creates the unprivileged system user htapod-test that runs htapod;
 #   - allows unprivileged user namespaces where a sysctl forbids them.
 set -euo pipefail
+# shellcheck source=apt-install.sh
+. "$(dirname "$0")/apt-install.sh"
 
 log() { printf 'test-setup: %s\n' "$*" >&2; }
 
@@ -57,19 +59,7 @@ fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
-	# Keep package scripts from starting services (nginx would listen on
-	# the host's port 80); the tests start their own, inside the lab.
-	own_policy=
-	if [ ! -e /usr/sbin/policy-rc.d ]; then
-		printf '#!/bin/sh\nexit 101\n' >/usr/sbin/policy-rc.d
-		chmod 0755 /usr/sbin/policy-rc.d
-		own_policy=1
-	fi
-	cleanup() { if [ -n "$own_policy" ]; then rm -f /usr/sbin/policy-rc.d; fi; }
-	trap cleanup EXIT
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get update -q
-	apt-get install -y -q --no-install-recommends "${missing[@]}"
+	apt_install "${missing[@]}"
 fi
 
 if [ ! -c /dev/net/tun ]; then
