@@ -13,6 +13,7 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/dissect/http1"
+	"github.com/htapod/htapod/dissect/websocket"
 	"github.com/htapod/htapod/event"
 )
 
@@ -79,13 +80,29 @@ func splitters() []splitter {
 	return sp
 }
 
-// run feeds script to a new dissector, chunked by split, then closes it
-// one millisecond after the last step. It returns the events and the
-// error Data returned, if any.
+// webSocketOnly dissects upgrades to WebSocket, as htapod's chooser does,
+// and no other.
+func webSocketOnly(proto string, meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
+	if proto == "websocket" {
+		return websocket.New(meta, opts, emit)
+	}
+	return nil
+}
+
+// run feeds script to a new dissector that follows upgrades to WebSocket,
+// chunked by split, then closes it one millisecond after the last step.
+// It returns the events and the error Data returned, if any.
 func run(tb testing.TB, meta dissect.Meta, opts dissect.Options, script []step, split func([]byte) [][]byte) ([]event.Event, error) {
 	tb.Helper()
+	return runUpgrading(tb, meta, opts, webSocketOnly, script, split)
+}
+
+// runUpgrading is run with the dissectors of upgraded connections made by
+// upgrade.
+func runUpgrading(tb testing.TB, meta dissect.Meta, opts dissect.Options, upgrade http1.Upgrade, script []step, split func([]byte) [][]byte) ([]event.Event, error) {
+	tb.Helper()
 	var evs []event.Event
-	s := http1.New(meta, opts, func(e event.Event) { evs = append(evs, e) })
+	s := http1.NewUpgrading(meta, opts, func(e event.Event) { evs = append(evs, e) }, upgrade)
 	var err error
 	at := t0
 	for i, st := range script {

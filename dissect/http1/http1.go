@@ -4,28 +4,29 @@
 // one event.HTTP per exchange at each phase (request, response, done).
 //
 // After a 101 response to an Upgrade request it hands the connection to
-// the WebSocket dissector, or to H2C for "h2c"; after a 2xx response to
-// CONNECT the bytes are opaque and dissection stops quietly.
+// the dissector its Upgrade func makes for the new protocol (WebSocket,
+// h2c); after a 2xx response to CONNECT, or an upgrade nobody dissects,
+// the bytes are opaque and dissection stops quietly. HTTP/2 with prior
+// knowledge never reaches it: the chooser (internal/pick) sends the
+// preface to the HTTP/2 dissector.
 package http1
 
 import (
-	"bytes"
 	"fmt"
-	"github.com/htapod/htapod/dissect/internal/body"
 	"slices"
 	"strings"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
-	"github.com/htapod/htapod/dissect/websocket"
+	"github.com/htapod/htapod/dissect/internal/body"
 	"github.com/htapod/htapod/event"
 )
 
-// H2C makes the dissector of a connection that switched to HTTP/2 over
-// cleartext, by Upgrade or with the prior-knowledge preface (RFC 9113
-// §3.3). The HTTP/2 package sets it in its init; while it is nil such a
-// connection is no longer dissected, without an Unparsed event.
-var H2C func(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream
+// Upgrade makes the dissector of the protocol a connection switched to
+// after a 101 response: proto is the first token of the response's
+// Upgrade field, lower case and without its version ("websocket",
+// "h2c"). It returns nil for a protocol it does not dissect.
+type Upgrade func(proto string, meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream
 
 // Dissector is the name of this dissector in event.Unparsed.
 const Dissector = "http/1"
@@ -34,15 +35,13 @@ const Dissector = "http/1"
 // holds its head.
 const maxQueue = 64
 
-// h2Preface starts the HTTP/2 client connection preface (RFC 9113 §3.4).
-var h2Preface = []byte("PRI * HTTP/2.0\r\n")
-
 // stream is the HTTP/1 dissector of one connection.
 type stream struct {
 	meta  dissect.Meta
 	opts  dissect.Options // with the defaults filled in
 	given dissect.Options // as given, for the protocol after an upgrade
 	emit  dissect.Emit
+	upg   Upgrade // nil: upgrades are not dissected
 	seq   uint32
 	queue []*exchange // exchanges not yet done, in request order
 
@@ -76,10 +75,20 @@ type upSide struct {
 var _ dissect.Stream = (*stream)(nil)
 
 // New returns the HTTP/1 dissector of the flow meta. It reports to emit;
-// opts bound what it keeps (see dissect.Options). The returned Stream is
-// not safe for concurrent use, as dissect.Stream allows.
+// opts bound what it keeps (see dissect.Options). A connection that
+// switches protocol is not dissected past the 101; NewUpgrading follows
+// it. The returned Stream is not safe for concurrent use, as
+// dissect.Stream allows.
 func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
-	return &stream{meta: meta, opts: opts.Limits(), given: opts, emit: emit}
+	return NewUpgrading(meta, opts, emit, nil)
+}
+
+// NewUpgrading is New with the dissectors of upgraded connections: after
+// a 101 response the connection's bytes go to the Stream upgrade makes
+// (with opts as given), or, when upgrade is nil or returns nil,
+// dissection stops quietly.
+func NewUpgrading(meta dissect.Meta, opts dissect.Options, emit dissect.Emit, upgrade Upgrade) dissect.Stream {
+	return &stream{meta: meta, opts: opts.Limits(), given: opts, emit: emit, upg: upgrade}
 }
 
 // Data implements dissect.Stream.
@@ -185,11 +194,8 @@ func (s *stream) toSub(dir event.Direction, b []byte, t time.Time) error {
 // switchTo hands the connection to the dissector of proto. It returns
 // false, having stopped dissection, when there is none.
 func (s *stream) switchTo(proto string, t time.Time) bool {
-	switch {
-	case proto == "websocket":
-		s.sub = websocket.New(s.meta, s.given, s.emit)
-	case proto == "h2c" && H2C != nil:
-		s.sub = H2C(s.meta, s.given, s.emit)
+	if s.upg != nil {
+		s.sub = s.upg(proto, s.meta, s.given, s.emit)
 	}
 	if s.sub == nil {
 		s.stop(t)
@@ -209,9 +215,6 @@ func upgradeProto(h []event.Header) string {
 	p, _, _ := strings.Cut(up[0], "/")
 	return strings.ToLower(trimOWS(p))
 }
-
-// isPreface says head starts the HTTP/2 prior-knowledge preface.
-func isPreface(head []byte) bool { return bytes.HasPrefix(head, h2Preface) }
 
 // errQueue is the error of a client that pipelines too many requests.
 func errQueue() error {

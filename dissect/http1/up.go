@@ -48,19 +48,6 @@ func (s *stream) upData(b []byte, t time.Time) error {
 		if err != nil {
 			return fmt.Errorf("request head: %w", err)
 		}
-		if head != nil && s.seq == 0 && isPreface(head) {
-			// HTTP/2 with prior knowledge (RFC 9113 §3.3): the preface
-			// looks like a request head and is followed by frames.
-			u.head.reset()
-			if !s.switchTo("h2c", t) {
-				return nil
-			}
-			s.subUp = true
-			if err := s.toSub(event.Up, head, t); err != nil {
-				return err
-			}
-			return s.toSub(event.Up, rest, t)
-		}
 		if head != nil {
 			err = s.request(head, t)
 			u.head.reset()

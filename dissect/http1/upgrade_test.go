@@ -30,20 +30,20 @@ func (f *fakeH2) Data(dir event.Direction, b []byte, _ time.Time) error {
 func (f *fakeH2) End(dir event.Direction, _ time.Time) { f.ends = append(f.ends, dir) }
 func (f *fakeH2) Close(time.Time)                      { f.closed = true }
 
-// withH2C sets http1.H2C to make fakes for the test, recorded in *got.
-func withH2C(t *testing.T, got *[]*fakeH2) {
-	t.Helper()
-	old := http1.H2C
-	http1.H2C = func(dissect.Meta, dissect.Options, dissect.Emit) dissect.Stream {
+// fakeH2C returns an Upgrade that makes fakes for h2c, recorded in *got.
+func fakeH2C(got *[]*fakeH2) http1.Upgrade {
+	return func(proto string, _ dissect.Meta, _ dissect.Options, _ dissect.Emit) dissect.Stream {
+		if proto != "h2c" {
+			return nil
+		}
 		f := new(fakeH2)
 		*got = append(*got, f)
 		return f
 	}
-	t.Cleanup(func() { http1.H2C = old })
 }
 
-// TestH2CHandoff checks what H2C gets after an Upgrade to h2c (also when
-// the upgrade request has a body) and with the prior-knowledge preface.
+// TestH2CHandoff checks what the h2c dissector gets after an Upgrade to
+// h2c (also when the upgrade request has a body).
 func TestH2CHandoff(t *testing.T) {
 	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 	const settings = "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
@@ -59,24 +59,21 @@ func TestH2CHandoff(t *testing.T) {
 			preface + settings, settings, 1},
 		{"101 before the request body ends", []step{up(upgradeReq + "bo"), down("HTTP/1.1 101 Switching Protocols\r\nUpgrade: h2c\r\n\r\n" + settings), up("dy" + preface)},
 			preface, settings, 1},
-		{"prior knowledge", []step{up(preface + settings), down(settings + settings), endDown},
-			preface + settings, settings + settings, 0},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, sp := range splitters() {
 				var fakes []*fakeH2
-				withH2C(t, &fakes)
-				evs, err := run(t, testMeta, dissect.Options{}, tc.script, sp.split)
+				evs, err := runUpgrading(t, testMeta, dissect.Options{}, fakeH2C(&fakes), tc.script, sp.split)
 				if err != nil {
 					t.Fatalf("fed %s: %v", sp.name, err)
 				}
 				if len(fakes) != 1 {
-					t.Fatalf("fed %s: H2C called %d times; want once", sp.name, len(fakes))
+					t.Fatalf("fed %s: the h2c dissector made %d times; want once", sp.name, len(fakes))
 				}
 				f := fakes[0]
 				if f.up.String() != tc.up || f.down.String() != tc.down || !f.closed {
-					t.Errorf("fed %s: H2C got up %q down %q closed %v; want %q %q true", sp.name, f.up.String(), f.down.String(), f.closed, tc.up, tc.down)
+					t.Errorf("fed %s: the h2c dissector got up %q down %q closed %v; want %q %q true", sp.name, f.up.String(), f.down.String(), f.closed, tc.up, tc.down)
 				}
 				dones := 0
 				for _, e := range evs {

@@ -47,10 +47,10 @@ func fuzzInput(mode byte, chunks []chunk) []byte {
 // fuzzChunks decodes a fuzz input.
 func fuzzChunks(data []byte) (mode byte, chunks []chunk) {
 	if len(data) == 0 {
-		return 0, []chunk{{event.Up, []byte(clientPreface)}}
+		return 0, []chunk{{event.Up, []byte(ClientPreface)}}
 	}
 	mode, data = data[0], data[1:]
-	chunks = []chunk{{event.Up, []byte(clientPreface)}}
+	chunks = []chunk{{event.Up, []byte(ClientPreface)}}
 	for len(data) > 0 {
 		ctrl := data[0]
 		n := min(int(ctrl&0x7f), len(data)-1)

@@ -25,9 +25,9 @@ import (
 	"github.com/htapod/htapod/event"
 )
 
-// clientPreface is the client connection preface (RFC 9113 section 3.4) that
-// starts the Up bytes of every HTTP/2 connection.
-const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+// ClientPreface is the client connection preface (RFC 9113 section 3.4)
+// that starts the Up bytes of every HTTP/2 connection.
+const ClientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
 
 // Bounds of one connection's state beyond those of dissect.Options.
 const (
@@ -47,7 +47,7 @@ type conn struct {
 	emit  dissect.Emit
 	proto string
 
-	// preface counts the bytes of clientPreface still expected on Up.
+	// preface counts the bytes of ClientPreface still expected on Up.
 	preface  int
 	up, down *side
 	streams  map[uint32]*stream
@@ -71,7 +71,7 @@ func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Str
 		opts:    opts.Limits(),
 		emit:    emit,
 		proto:   "h2c",
-		preface: len(clientPreface),
+		preface: len(ClientPreface),
 		streams: make(map[uint32]*stream),
 	}
 	if meta.TLS {
@@ -110,9 +110,9 @@ func (c *conn) Data(dir event.Direction, b []byte, t time.Time) error {
 		return nil
 	}
 	if dir == event.Up && c.preface > 0 {
-		off := len(clientPreface) - c.preface
+		off := len(ClientPreface) - c.preface
 		n := min(c.preface, len(b))
-		if !bytes.Equal(b[:n], []byte(clientPreface[off:off+n])) {
+		if !bytes.Equal(b[:n], []byte(ClientPreface[off:off+n])) {
 			return c.fail(fmt.Errorf("%w: no HTTP/2 client preface", dissect.ErrNotProtocol), t)
 		}
 		c.preface -= n

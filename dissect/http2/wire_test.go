@@ -42,7 +42,7 @@ func newConv(tb testing.TB, preface bool) *conv {
 	c.client = newPeer(c, event.Up)
 	c.server = newPeer(c, event.Down)
 	if preface {
-		c.client.raw([]byte(clientPreface))
+		c.client.raw([]byte(ClientPreface))
 	}
 	return c
 }

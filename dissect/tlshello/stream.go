@@ -28,6 +28,20 @@ func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Str
 	return &stream{meta: meta, emit: emit}
 }
 
+// NewParsed is New for a flow whose ClientHello h the caller has already
+// parsed (the relay reads it to decide on interception): the Up bytes,
+// which start with that hello, are not parsed again. The event's Time is
+// that of the first Data call.
+func NewParsed(meta dissect.Meta, h *Hello, emit dissect.Emit) dissect.Stream {
+	return &stream{meta: meta, emit: emit, hello: h}
+}
+
+// Event returns the event.TLS of a flow's ClientHello h seen at t: SNI and
+// offered ALPN, to be completed by whoever sees the server's answer.
+func Event(meta dissect.Meta, h *Hello, t time.Time) *event.TLS {
+	return &event.TLS{FlowID: meta.FlowID, Time: t, Server: meta.Dst, SNI: h.SNI, ALPNOffered: h.ALPN}
+}
+
 var _ dissect.Stream = (*stream)(nil)
 
 // stream is the passthrough dissector. It buffers each direction only
@@ -40,11 +54,15 @@ type stream struct {
 	// parsing again is worth it.
 	upNeed, downNeed int
 	ev               *event.TLS // the ClientHello's event, once parsed
+	hello            *Hello     // parsed by the caller (NewParsed), until ev is made
 	done             bool       // emitted (or gave up): ignore the rest
 }
 
 // Data implements dissect.Stream.
 func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
+	if s.hello != nil {
+		s.ev, s.hello = Event(s.meta, s.hello, t), nil
+	}
 	switch {
 	case s.done:
 		return nil
@@ -56,13 +74,7 @@ func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
 		if err != nil {
 			return s.fail(t, fmt.Errorf("parse ClientHello: %w", err))
 		}
-		s.ev = &event.TLS{
-			FlowID:      s.meta.FlowID,
-			Time:        t,
-			Server:      s.meta.Dst,
-			SNI:         h.SNI,
-			ALPNOffered: h.ALPN,
-		}
+		s.ev = Event(s.meta, h, t)
 		if len(s.down) == 0 {
 			return nil
 		}
@@ -113,6 +125,9 @@ func (s *stream) End(dir event.Direction, t time.Time) {
 // Close implements dissect.Stream. It emits the event if it is still due,
 // or an event.Unparsed when the flow ended inside the ClientHello.
 func (s *stream) Close(t time.Time) {
+	if s.hello != nil {
+		s.ev, s.hello = Event(s.meta, s.hello, t), nil
+	}
 	switch {
 	case s.done:
 	case s.ev != nil:

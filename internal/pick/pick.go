@@ -1,7 +1,9 @@
-// Package pick chooses the dissector of a flow from what is known when it
-// starts: the negotiated ALPN of an intercepted TLS flow, the first bytes
-// the client sent, the port. It is the one place that knows every
-// dissector package.
+// Package pick decides what a flow is from what is known when it starts:
+// whether its client opened with a TLS ClientHello and whether htapod
+// intercepts it (see tls.go), and which dissector reads it — from the
+// negotiated ALPN of an intercepted flow, the client's first bytes, the
+// port — including the dissector an HTTP/1 connection upgrades to. It is
+// the one place that knows every dissector package.
 package pick
 
 import (
@@ -13,16 +15,19 @@ import (
 	"github.com/htapod/htapod/dissect/http1"
 	"github.com/htapod/htapod/dissect/http2"
 	"github.com/htapod/htapod/dissect/tlshello"
+	"github.com/htapod/htapod/dissect/websocket"
 	"github.com/htapod/htapod/event"
 )
 
-func init() {
-	// HTTP/1 hands an `Upgrade: h2c` connection over to HTTP/2.
-	http1.H2C = http2.NewUpgraded
-}
-
 // h2Preface starts every HTTP/2 connection (RFC 9113 §3.4).
-var h2Preface = []byte("PRI * HTTP/2.0\r\n")
+var h2Preface = []byte(http2.ClientPreface)
+
+// StreamFunc chooses the dissector of a TCP flow: first holds the client's
+// first bytes (plaintext when intercepted), hello the ClientHello the relay
+// parsed from them when the flow is TLS relayed without interception (nil
+// otherwise). It returns nil for flows no dissector understands (they are
+// reported as flows only), and the dissector's name.
+type StreamFunc func(meta dissect.Meta, first []byte, hello *tlshello.Hello, emit dissect.Emit) (dissect.Stream, string)
 
 // methods that start an HTTP/1 request line.
 var methods = [][]byte{
@@ -33,13 +38,15 @@ var methods = [][]byte{
 	[]byte("PURGE "), []byte("MKCALENDAR "),
 }
 
-// Stream returns the chooser for TCP flows; first holds the client's
-// first bytes (plaintext when intercepted). It returns nil for flows no
-// dissector understands (they are reported as flows only).
-func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+// Stream returns the chooser for TCP flows, whose dissectors keep what
+// opts allows.
+func Stream(opts dissect.Options) StreamFunc {
 	opts = opts.Limits()
-	var choose func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
-	choose = func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string) {
+	var choose StreamFunc
+	choose = func(meta dissect.Meta, first []byte, hello *tlshello.Hello, emit dissect.Emit) (dissect.Stream, string) {
+		if hello != nil && !meta.TLS {
+			return tlshello.NewParsed(meta, hello, emit), "tls"
+		}
 		if meta.ALPN != "h2" && (len(first) == 0 || undecided(first)) {
 			// Nothing seen yet (an intercepted flow starts with its
 			// plaintext), or too little to tell ("G" of a slow "GET"):
@@ -50,7 +57,7 @@ func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dis
 		case meta.TLS && meta.ALPN == "h2", bytes.HasPrefix(first, h2Preface):
 			return http2.New(meta, opts, emit), "h2"
 		case isHTTP1(first):
-			return http1.New(meta, opts, emit), "http/1"
+			return http1.NewUpgrading(meta, opts, emit, upgrade), "http/1"
 		case !meta.TLS && tlshello.Looks(first):
 			return tlshello.New(meta, opts, emit), "tls"
 		case meta.Dst.Port() == 53:
@@ -68,7 +75,7 @@ func Stream(opts dissect.Options) func(meta dissect.Meta, first []byte, emit dis
 type lazy struct {
 	meta   dissect.Meta
 	emit   dissect.Emit
-	choose func(dissect.Meta, []byte, dissect.Emit) (dissect.Stream, string)
+	choose StreamFunc
 	s      dissect.Stream
 	off    bool
 	early  []byte
@@ -100,7 +107,7 @@ func (l *lazy) Data(dir event.Direction, b []byte, t time.Time) error {
 		if undecided(l.up) {
 			return nil
 		}
-		if s, _ := l.choose(l.meta, l.up, l.emit); s != nil {
+		if s, _ := l.choose(l.meta, l.up, nil, l.emit); s != nil {
 			if _, again := s.(*lazy); !again {
 				l.s = s
 			}
@@ -134,6 +141,19 @@ func (l *lazy) Close(t time.Time) {
 	if l.s != nil {
 		l.s.Close(t)
 	}
+}
+
+// upgrade makes the dissector of a connection an HTTP/1 exchange switched
+// to (RFC 9110 §7.8): WebSocket (RFC 6455), or HTTP/2 after "Upgrade: h2c"
+// (RFC 7540 §3.2). Others are not dissected.
+func upgrade(proto string, meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
+	switch proto {
+	case "websocket":
+		return websocket.New(meta, opts, emit)
+	case "h2c":
+		return http2.NewUpgraded(meta, opts, emit)
+	}
+	return nil
 }
 
 // Datagrams returns the chooser for UDP flows.

@@ -78,7 +78,7 @@ func dnsQuery(tb testing.TB) []byte {
 }
 
 // clientPreface is the whole HTTP/2 client connection preface.
-const clientPreface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+const clientPreface = http2.ClientPreface
 
 func TestStream(t *testing.T) {
 	hello := clientHello(t)
@@ -131,7 +131,7 @@ func TestStream(t *testing.T) {
 	choose := Stream(opts)
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			s, name := choose(tt.meta, tt.first, nopEmit)
+			s, name := choose(tt.meta, tt.first, nil, nopEmit)
 			got := ""
 			if s != nil {
 				got = typeOf(s)
@@ -283,7 +283,7 @@ func TestLazyMatchesChosenDissector(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var lazyEvents, directEvents []event.Event
-			s, name := Stream(dissect.Options{})(tt.meta, nil, func(ev event.Event) { lazyEvents = append(lazyEvents, ev) })
+			s, name := Stream(dissect.Options{})(tt.meta, nil, nil, func(ev event.Event) { lazyEvents = append(lazyEvents, ev) })
 			if name != "auto" {
 				t.Fatalf("Stream()(%+v, nil) name = %q; want %q", tt.meta, name, "auto")
 			}
@@ -368,7 +368,7 @@ func TestLazyGivesUp(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var evs []event.Event
-			s, name := Stream(dissect.Options{})(tt.meta, nil, func(ev event.Event) { evs = append(evs, ev) })
+			s, name := Stream(dissect.Options{})(tt.meta, nil, nil, func(ev event.Event) { evs = append(evs, ev) })
 			if name != "auto" {
 				t.Fatalf("Stream()(%+v, nil) name = %q; want %q", tt.meta, name, "auto")
 			}

@@ -14,6 +14,7 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/pick"
 	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
 )
@@ -56,10 +57,9 @@ type Config struct {
 	// Passthrough says which TLS server names are relayed untouched even
 	// when TLS is set (pinned clients); nil means none.
 	Passthrough func(sni string) bool
-	// Dissect picks the dissector of a TCP flow from its metadata and its
-	// first bytes (plaintext when intercepted); nil or a nil result means
-	// none. DissectUDP does the same for UDP flows.
-	Dissect    func(meta dissect.Meta, first []byte, emit dissect.Emit) (dissect.Stream, string)
+	// Dissect picks the dissector of a TCP flow (see pick.StreamFunc); nil
+	// or a nil result means none. DissectUDP does the same for UDP flows.
+	Dissect    pick.StreamFunc
 	DissectUDP func(meta dissect.Meta, emit dissect.Emit) (dissect.Datagrams, string)
 	// Sniffers and SniffersUDP see every flow that is not Passthrough, each
 	// on a queue of its own (see feeder): a nil result skips the flow.

@@ -13,6 +13,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
 )
 
@@ -275,7 +276,7 @@ func newFakeDissector() *fakeDissector {
 }
 
 // stream is a Config.Dissect that attaches d to every TCP flow.
-func (d *fakeDissector) stream(meta dissect.Meta, first []byte, _ dissect.Emit) (dissect.Stream, string) {
+func (d *fakeDissector) stream(meta dissect.Meta, first []byte, _ *tlshello.Hello, _ dissect.Emit) (dissect.Stream, string) {
 	d.mu.Lock()
 	d.meta, d.first = meta, bytes.Clone(first)
 	d.mu.Unlock()

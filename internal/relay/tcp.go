@@ -10,13 +10,10 @@ import (
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/pick"
 	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
 )
-
-// maxHello bounds how much of a ClientHello the relay reads before it
-// gives up parsing and relays the flow raw.
-const maxHello = 64 << 10
 
 // HandleTCP decides and relays one TCP connection from src to dst. It
 // returns when the flow has ended.
@@ -108,39 +105,25 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 		abort(outer)
 		return event.Reset, err
 	}
-	if !op.serverFirst && tlshello.Looks(op.b) {
-		hello, buf, err := readHello(op.inner, op.b)
+	var hello *tlshello.Hello // of a TLS flow relayed untouched
+	if !op.serverFirst && pick.IsTLS(op.b) {
+		h, buf, err := pick.ReadHello(op.inner, op.b)
+		op.b = buf // relay everything read so far
 		if err == nil {
-			ev := &event.TLS{FlowID: fl.ID, Time: time.Now(), Server: fl.Dst, SNI: hello.SNI, ALPNOffered: hello.ALPN}
-			if hello.SNI != "" && fl.Name == "" {
-				fl.Name, meta.Name = hello.SNI, hello.SNI
+			if h.SNI != "" && fl.Name == "" {
+				fl.Name, meta.Name = h.SNI, h.SNI
 			}
-			if action == route.ForwardWithTLS && f.cfg.TLS != nil && (f.cfg.Passthrough == nil || !f.cfg.Passthrough(hello.SNI)) {
+			allowed := action == route.ForwardWithTLS && f.cfg.TLS != nil
+			if pick.Intercept(allowed, h, f.cfg.Passthrough) {
+				ev := tlshello.Event(meta, h, time.Now())
 				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer)
 			}
-			// Passthrough: the TLS dissector reports the hello and the
-			// version the server picked.
-		}
-		op.b = buf // relay everything read so far
-	}
-	return f.pipe(fl, meta, op.inner, op.outer, op.b, op.serverFirst)
-}
-
-// readHello reads from c until b holds a whole ClientHello, and returns
-// it with all bytes read (to be replayed).
-func readHello(c Conn, b []byte) (*tlshello.Hello, []byte, error) {
-	for {
-		h, err := tlshello.Parse(b)
-		if !errors.Is(err, tlshello.ErrIncomplete) || len(b) >= maxHello {
-			return h, b, err
-		}
-		buf := make([]byte, 16<<10)
-		n, rerr := c.Read(buf)
-		b = append(b, buf[:n]...)
-		if rerr != nil {
-			return nil, b, rerr
+			// The TLS dissector reports the hello and the version the
+			// server picked.
+			hello = h
 		}
 	}
+	return f.pipe(fl, meta, op.inner, op.outer, op.b, op.serverFirst, hello)
 }
 
 // intercept terminates TLS on both legs and pipes the plaintext.
@@ -160,13 +143,14 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 	ev.Intercepted, ev.Version, ev.ALPN = true, tlsmitm.VersionName(sess.Version), sess.ALPN
 	f.cfg.Events(ev)
 	meta.TLS, meta.ALPN = true, sess.ALPN
-	return f.pipe(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, nil, false)
+	return f.pipe(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, nil, false, nil)
 }
 
 // pipe relays inner and outer with a dissector attached. pending are
 // bytes already read from one side, to be written to the other first:
-// from the server when serverFirst, else from the client.
-func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool) (event.End, error) {
+// from the server when serverFirst, else from the client. hello is the
+// ClientHello of a TLS flow relayed untouched, nil otherwise.
+func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool, hello *tlshello.Hello) (event.End, error) {
 	var feeders feeders
 	if f.cfg.Dissect != nil {
 		first := pending
@@ -175,7 +159,7 @@ func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 			// first bytes, which come later.
 			first = nil
 		}
-		if s, name := f.cfg.Dissect(meta, first, dissect.Emit(f.cfg.Events)); s != nil {
+		if s, name := f.cfg.Dissect(meta, first, hello, dissect.Emit(f.cfg.Events)); s != nil {
 			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, f.cfg.Events))
 		}
 	}
