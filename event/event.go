@@ -65,6 +65,8 @@ type Flow struct {
 	Name string
 	// Up counts bytes from the command to the destination, Down the reverse.
 	// For UDP they count payload bytes; Packets counts datagrams both ways.
+	// For TCP, Packets counts the segments between the command and
+	// htapod's netstack (handshake and ACKs included), when known.
 	Up, Down     int64
 	PacketsUp    int64
 	PacketsDown  int64

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
@@ -104,6 +105,17 @@ func (c *TCPConn) Abort() {
 func (c *TCPConn) Close() error {
 	c.closeOnce.Do(func() { c.ep.Close() })
 	return nil
+}
+
+// Segments returns how many TCP segments of this connection the netstack
+// received from the command (in) and sent to it (out), handshake, pure
+// ACKs and retransmissions included. It may be called after Close.
+func (c *TCPConn) Segments() (in, out uint64) {
+	st, ok := c.ep.Stats().(*tcp.Stats)
+	if !ok {
+		return 0, 0
+	}
+	return st.SegmentsReceived.Value(), st.SegmentsSent.Value()
 }
 
 // LocalAddr is the destination the command connected to.

@@ -87,8 +87,16 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	if f.ctx.Err() != nil && end != event.Closed {
 		end, err = event.Aborted, nil
 	}
+	if s, ok := inner.(segmenter); ok {
+		in, out := s.Segments()
+		fl.PacketsUp, fl.PacketsDown = int64(in), int64(out)
+	}
 	f.finish(fl, end, err)
 }
+
+// segmenter is a command's leg that counts its TCP segments each way
+// (netstack.TCPConn): they become the flow's packet counts.
+type segmenter interface{ Segments() (in, out uint64) }
 
 // relayTCP looks at who speaks first and what, intercepts TLS when the
 // action allows it, attaches dissectors, and pipes until the flow ends.
