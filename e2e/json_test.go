@@ -166,4 +166,3 @@ func flowTo(evs []map[string]any, port string) map[string]any {
 	}
 	return evs[0]
 }
-
