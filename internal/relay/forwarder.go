@@ -6,10 +6,8 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
-	"os"
 	"sync"
 	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -157,6 +155,29 @@ func (f *Forwarder) setEnd(id uint64, end func()) {
 	f.mu.Unlock()
 }
 
+// decide opens the record of a new flow and asks the router what to do
+// with it. Deny and Local it carries out itself: refuse turns the command
+// away (a RST, or closing a UDP flow), serve hands the flow to one of
+// htapod's services. ok is false when it did, and the caller is done.
+func (f *Forwarder) decide(proto event.Proto, src, dst netip.AddrPort, refuse func(), serve func(*event.Flow, Service)) (fl *event.Flow, d route.Decision, ok bool) {
+	fl = f.newFlow(proto, src, dst)
+	d = f.cfg.Router.Route(route.Flow{Proto: proto, Src: src, Dst: dst, Name: fl.Name})
+	switch d.Action {
+	case route.Deny:
+		refuse()
+		f.finish(fl, event.Denied, nil)
+		return nil, d, false
+	case route.Local:
+		if svc := f.cfg.Services[d.Service]; svc != nil {
+			serve(fl, svc)
+		} else {
+			refuse()
+		}
+		return nil, d, false
+	}
+	return fl, d, true
+}
+
 func (f *Forwarder) finish(fl *event.Flow, end event.End, err error) {
 	fl.Ended = time.Now()
 	fl.End = end
@@ -166,36 +187,11 @@ func (f *Forwarder) finish(fl *event.Flow, end event.End, err error) {
 	f.cfg.Events(fl)
 }
 
-// dialEnd classifies a dial error by what the command should see.
-func dialEnd(err error) event.End {
-	switch {
-	case errors.Is(err, syscall.ECONNREFUSED):
-		return event.Refused
-	case errors.Is(err, syscall.ENETUNREACH), errors.Is(err, syscall.EHOSTUNREACH),
-		errors.Is(err, syscall.EADDRNOTAVAIL):
-		return event.Unreachable
-	case errors.Is(err, syscall.ETIMEDOUT), errors.Is(err, os.ErrDeadlineExceeded),
-		errors.Is(err, context.DeadlineExceeded):
-		return event.Timeout
-	}
-	return event.Failed
-}
-
 // Drain waits until every open TCP flow has ended or ctx is done. Call it
 // after the command exited, for a grace time in which its connections
 // finish.
 func (f *Forwarder) Drain(ctx context.Context) {
-	stop := context.AfterFunc(ctx, func() {
-		f.mu.Lock()
-		f.idle.Broadcast()
-		f.mu.Unlock()
-	})
-	defer stop()
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	for f.tcpOpen > 0 && ctx.Err() == nil {
-		f.idle.Wait()
-	}
+	f.waitUntil(ctx, func() bool { return f.tcpOpen == 0 })
 }
 
 // Close ends every flow still open (TCP flows are reported as aborted, UDP
@@ -212,6 +208,12 @@ func (f *Forwarder) Close(ctx context.Context) {
 	for _, end := range ends {
 		end()
 	}
+	f.waitUntil(ctx, func() bool { return len(f.active) == 0 })
+}
+
+// waitUntil waits until done, called with f.mu held, is true (each
+// untrack re-checks it), or until ctx is done.
+func (f *Forwarder) waitUntil(ctx context.Context, done func() bool) {
 	stop := context.AfterFunc(ctx, func() {
 		f.mu.Lock()
 		f.idle.Broadcast()
@@ -220,7 +222,7 @@ func (f *Forwarder) Close(ctx context.Context) {
 	defer stop()
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	for len(f.active) > 0 && ctx.Err() == nil {
+	for !done() && ctx.Err() == nil {
 		f.idle.Wait()
 	}
 }
@@ -256,14 +258,4 @@ func deadline(c Conn, t time.Time, which int) error {
 		return nc.SetWriteDeadline(t)
 	}
 	return nc.SetDeadline(t)
-}
-
-// errText is the short form of a flow's error: the system's word for it
-// ("network is unreachable") when there is one, not the whole chain.
-func errText(err error) string {
-	var errno syscall.Errno
-	if errors.As(err, &errno) {
-		return errno.Error()
-	}
-	return err.Error()
 }

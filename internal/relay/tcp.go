@@ -18,19 +18,7 @@ import (
 // HandleTCP decides and relays one TCP connection from src to dst. It
 // returns when the flow has ended.
 func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
-	fl := f.newFlow(event.TCP, src, dst)
-	d := f.cfg.Router.Route(route.Flow{Proto: event.TCP, Src: src, Dst: dst, Name: fl.Name})
-	switch d.Action {
-	case route.Deny:
-		in.Reset()
-		f.finish(fl, event.Denied, nil)
-		return
-	case route.Local:
-		svc := f.cfg.Services[d.Service]
-		if svc == nil {
-			in.Reset()
-			return
-		}
+	fl, d, ok := f.decide(event.TCP, src, dst, in.Reset, func(fl *event.Flow, svc Service) {
 		c, err := in.Accept()
 		if err != nil {
 			return
@@ -38,6 +26,8 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		untrack := f.track(fl.ID, event.TCP, func() { c.Close() })
 		defer untrack()
 		svc.ServeTCP(f.ctx, netConn{c})
+	})
+	if !ok {
 		return
 	}
 	fl.Upstream = d.Dst
@@ -45,21 +35,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	defer untrack()
 	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
 	if err != nil {
-		end := dialEnd(err)
-		if f.ctx.Err() != nil {
-			end, err = event.Aborted, nil // htapod is closing: Close cut the dial
-		}
-		switch end {
-		case event.Refused:
-			in.Reset()
-		case event.Unreachable:
-			in.Unreachable(!errors.Is(err, syscall.ENETUNREACH))
-		case event.Timeout:
-			in.Drop()
-		default:
-			in.Reset()
-		}
-		f.finish(fl, end, err)
+		f.dialFailed(fl, in, err)
 		return
 	}
 	inner, err := in.Accept()
@@ -97,6 +73,26 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 // segmenter is a command's leg that counts its TCP segments each way
 // (netstack.TCPConn): they become the flow's packet counts.
 type segmenter interface{ Segments() (in, out uint64) }
+
+// dialFailed answers the command as the failed dial of its flow says:
+// refused → RST, unreachable → ICMP, timeout → silence.
+func (f *Forwarder) dialFailed(fl *event.Flow, in Inbound, err error) {
+	end := dialEnd(err)
+	if f.ctx.Err() != nil {
+		end, err = event.Aborted, nil // htapod is closing: Close cut the dial
+	}
+	switch end {
+	case event.Refused:
+		in.Reset()
+	case event.Unreachable:
+		in.Unreachable(!errors.Is(err, syscall.ENETUNREACH))
+	case event.Timeout:
+		in.Drop()
+	default:
+		in.Reset()
+	}
+	f.finish(fl, end, err)
+}
 
 // relayTCP looks at who speaks first and what, intercepts TLS when the
 // action allows it, attaches dissectors, and pipes until the flow ends.

@@ -27,21 +27,12 @@ const maxDatagram = 65507
 // idle timeout or the forwarder closes. inner is the command's side; the
 // handler owns it and closes it.
 func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
-	fl := f.newFlow(event.UDP, src, dst)
-	d := f.cfg.Router.Route(route.Flow{Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name})
-	switch d.Action {
-	case route.Deny:
-		inner.Close()
-		f.finish(fl, event.Denied, nil)
-		return
-	case route.Local:
-		if svc := f.cfg.Services[d.Service]; svc != nil {
-			untrack := f.track(fl.ID, event.UDP, func() { inner.Close() })
-			defer untrack()
-			svc.ServeUDP(f.ctx, inner)
-			return
-		}
-		inner.Close()
+	fl, d, ok := f.decide(event.UDP, src, dst, func() { inner.Close() }, func(fl *event.Flow, svc Service) {
+		untrack := f.track(fl.ID, event.UDP, func() { inner.Close() })
+		defer untrack()
+		svc.ServeUDP(f.ctx, inner)
+	})
+	if !ok {
 		return
 	}
 	if !f.admitUDP() {
