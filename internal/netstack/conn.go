@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -135,9 +136,19 @@ func (c *TCPConn) SetWriteDeadline(time.Time) error { return errNoDeadline }
 
 var errNoDeadline = &net.OpError{Op: "set deadline", Net: "tcp", Err: syscall.ENOTSUP}
 
+// check returns the error of the gVisor call op (nil when err is nil),
+// wrapped as mapErr converts it: for calls that configure the stack, whose
+// failure is htapod's and must stop it.
+func check(op string, err tcpip.Error) error {
+	if err == nil {
+		return nil
+	}
+	return fmt.Errorf("%s: %w", op, mapErr(err))
+}
+
 // mapErr converts a gVisor error into the syscall error a kernel socket would
 // return, so that callers can test errors with errors.Is as for net.TCPConn.
-// It is the one place where tcpip.Error becomes error.
+// It and check are the one place where tcpip.Error becomes error.
 func mapErr(err tcpip.Error) error {
 	switch err.(type) {
 	case nil:

@@ -91,15 +91,19 @@ func New(cfg Config) (*Stack, error) {
 func (st *Stack) configure(cfg Config) error {
 	s := st.s
 	sack := tcpip.TCPSACKEnabled(true)
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &sack)
 	// Large buffers: the inner leg is a memory copy, and small windows
 	// would cap throughput long before the CPU does.
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &rcv)
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &snd)
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
-	s.SetTransportProtocolOption(tcp.ProtocolNumber, &mod)
+	for _, o := range []struct {
+		name string
+		opt  tcpip.SettableTransportProtocolOption
+	}{{"sack", &sack}, {"receive buffer", &rcv}, {"send buffer", &snd}, {"receive buffer moderation", &mod}} {
+		if err := check("set tcp "+o.name, s.SetTransportProtocolOption(tcp.ProtocolNumber, o.opt)); err != nil {
+			return err
+		}
+	}
 
 	if cfg.TCP != nil {
 		fwd := tcp.NewForwarder(s, 0, maxInFlightSYN, func(r *tcp.ForwarderRequest) {
@@ -121,14 +125,14 @@ func (st *Stack) configure(cfg Config) error {
 	}
 	// The NIC comes last: creating it starts the readers, and gVisor's
 	// options and handlers may only be set before packets flow.
-	if err := s.CreateNIC(nicID, st.ep); err != nil {
-		return fmt.Errorf("create nic: %s", err)
+	if err := check("create nic", s.CreateNIC(nicID, st.ep)); err != nil {
+		return err
 	}
-	if err := s.SetPromiscuousMode(nicID, true); err != nil {
-		return fmt.Errorf("set promiscuous: %s", err)
+	if err := check("set promiscuous", s.SetPromiscuousMode(nicID, true)); err != nil {
+		return err
 	}
-	if err := s.SetSpoofing(nicID, true); err != nil {
-		return fmt.Errorf("set spoofing: %s", err)
+	if err := check("set spoofing", s.SetSpoofing(nicID, true)); err != nil {
+		return err
 	}
 	s.SetRouteTable([]tcpip.Route{
 		{Destination: header.IPv4EmptySubnet, NIC: nicID},

@@ -314,6 +314,24 @@ func TestTCPDataAndHalfClose(t *testing.T) {
 	if err != nil || !bytes.Equal(gotDown, down) {
 		t.Errorf("client ReadAll = %d bytes, %v; want the %d bytes sent, nil", len(gotDown), err, size)
 	}
+	// Each direction carried 256 KiB in segments of at most the MTU.
+	minSegs := uint64(size / testMTU)
+	if in, out := a.server.Segments(); in < minSegs || out < minSegs {
+		t.Errorf("Segments() = %d in, %d out; want at least %d each way", in, out, minSegs)
+	}
+}
+
+func TestCheck(t *testing.T) {
+	if err := check("set x", nil); err != nil {
+		t.Errorf("check(nil) = %v; want nil", err)
+	}
+	err := check("create nic", &tcpip.ErrDuplicateNICID{})
+	if err == nil || !strings.HasPrefix(err.Error(), "create nic: ") {
+		t.Errorf("check(ErrDuplicateNICID) = %v; want an error that starts with the operation", err)
+	}
+	if err := check("set x", &tcpip.ErrConnectionRefused{}); !errors.Is(err, syscall.ECONNREFUSED) {
+		t.Errorf("check(ErrConnectionRefused) = %v; want it to wrap ECONNREFUSED", err)
+	}
 }
 
 func TestTCPRefusal(t *testing.T) {
