@@ -130,7 +130,7 @@ func TestContentEncoding(t *testing.T) {
 			}
 			script := exchangeScript(header, tc.wire, tc.chunked)
 			runAll(t, testMeta, dissect.Options{BodyLimit: tc.limit}, script)
-			evs, err := run(t, testMeta, dissect.Options{BodyLimit: tc.limit}, script, splitters()[2].split)
+			evs, err := run(t, testMeta, dissect.Options{BodyLimit: tc.limit}, script, splitters()[2].Split)
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -159,7 +159,7 @@ func TestRequestBodyGzip(t *testing.T) {
 		down("HTTP/1.1 204 No Content\r\n\r\n"),
 	}
 	runAll(t, testMeta, dissect.Options{}, script)
-	evs, _ := run(t, testMeta, dissect.Options{}, script, splitters()[0].split)
+	evs, _ := run(t, testMeta, dissect.Options{}, script, splitters()[0].Split)
 	got := lastHTTP(t, evs).ReqBody
 	if string(got.Data) != string(text) || got.Size != int64(len(wire)) || got.ContentType != "application/json" {
 		t.Errorf("request body = %+v; want %q", got, text)
@@ -179,7 +179,7 @@ func TestCodedBodyCutShort(t *testing.T) {
 		endDown,
 	}
 	runAll(t, testMeta, dissect.Options{}, script)
-	evs, err := run(t, testMeta, dissect.Options{}, script, splitters()[0].split)
+	evs, err := run(t, testMeta, dissect.Options{}, script, splitters()[0].Split)
 	if err != nil {
 		t.Fatal(err)
 	}

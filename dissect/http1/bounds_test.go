@@ -133,7 +133,7 @@ func TestNoGoroutineLeak(t *testing.T) {
 	before := runtime.NumGoroutine()
 	for range 20 {
 		for _, sc := range scripts {
-			run(t, testMeta, dissect.Options{}, sc, splitters()[2].split)
+			run(t, testMeta, dissect.Options{}, sc, splitters()[2].Split)
 		}
 	}
 	deadline := time.Now().Add(2 * time.Second)

@@ -46,9 +46,9 @@ func FuzzHTTP1(f *testing.F) {
 	}
 	f.Fuzz(func(t *testing.T, upB, downB []byte, cut uint8) {
 		sc := interleave(upB, downB, cut)
-		evs, err := run(t, testMeta, fuzzOpts, sc, splitters()[0].split)
+		evs, err := run(t, testMeta, fuzzOpts, sc, splitters()[0].Split)
 		want := render(evs, err)
-		evs2, err2 := run(t, testMeta, fuzzOpts, sc, splitters()[1].split)
+		evs2, err2 := run(t, testMeta, fuzzOpts, sc, splitters()[1].Split)
 		if got := render(evs2, err2); got != want {
 			t.Fatalf("fed a byte at a time:\n%s\nwant (fed whole):\n%s", got, want)
 		}

@@ -3,7 +3,6 @@ package http1_test
 import (
 	"flag"
 	"fmt"
-	"math/rand/v2"
 	"net/netip"
 	"os"
 	"path/filepath"
@@ -13,6 +12,7 @@ import (
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/dissect/http1"
+	"github.com/htapod/htapod/dissect/internal/dissecttest"
 	"github.com/htapod/htapod/dissect/websocket"
 	"github.com/htapod/htapod/event"
 )
@@ -49,36 +49,10 @@ var (
 )
 
 // splitter cuts a step's bytes into the chunks Data receives.
-type splitter struct {
-	name  string
-	split func(b []byte) [][]byte
-}
+type splitter = dissecttest.Splitter
 
 // splitters are the ways every script is fed; all must give the same events.
-func splitters() []splitter {
-	sp := []splitter{
-		{"whole", func(b []byte) [][]byte { return [][]byte{b} }},
-		{"bytes", func(b []byte) [][]byte {
-			out := make([][]byte, len(b))
-			for i := range b {
-				out[i] = b[i : i+1]
-			}
-			return out
-		}},
-	}
-	for seed := uint64(1); seed <= 3; seed++ {
-		r := rand.New(rand.NewPCG(seed, 42))
-		sp = append(sp, splitter{fmt.Sprintf("random%d", seed), func(b []byte) [][]byte {
-			var out [][]byte
-			for len(b) > 0 {
-				n := 1 + r.IntN(min(len(b), 1+r.IntN(64)))
-				out, b = append(out, b[:n]), b[n:]
-			}
-			return out
-		}})
-	}
-	return sp
-}
+func splitters() []splitter { return dissecttest.Splitters(3, 64) }
 
 // webSocketOnly dissects upgrades to WebSocket, as htapod's chooser does,
 // and no other.
@@ -103,26 +77,13 @@ func runUpgrading(tb testing.TB, meta dissect.Meta, opts dissect.Options, upgrad
 	tb.Helper()
 	var evs []event.Event
 	s := http1.NewUpgrading(meta, opts, func(e event.Event) { evs = append(evs, e) }, upgrade)
-	var err error
-	at := t0
+	steps := make([]dissecttest.Step, len(script))
 	for i, st := range script {
-		at = t0.Add(time.Duration(i+1) * time.Millisecond)
-		if st.end {
-			s.End(st.dir, at)
-			continue
-		}
-		for _, c := range split([]byte(st.data)) {
-			// Data must not keep c: scribble over it after the call.
-			if err = s.Data(st.dir, c, at); err != nil {
-				break
-			}
-			for i := range c {
-				c[i] = '#'
-			}
-		}
-		if err != nil {
-			break
-		}
+		steps[i] = dissecttest.Step{Dir: st.dir, Data: []byte(st.data), End: st.end, At: t0.Add(time.Duration(i+1) * time.Millisecond)}
+	}
+	at, err := dissecttest.Feed(s, steps, split)
+	if at.IsZero() {
+		at = t0
 	}
 	s.Close(at.Add(time.Millisecond))
 	return evs, err
@@ -134,14 +95,14 @@ func runAll(t *testing.T, meta dissect.Meta, opts dissect.Options, script []step
 	t.Helper()
 	var want string
 	for _, sp := range splitters() {
-		evs, err := run(t, meta, opts, script, sp.split)
+		evs, err := run(t, meta, opts, script, sp.Split)
 		got := render(evs, err)
-		if sp.name == "whole" {
+		if sp.Name == "whole" {
 			want = got
 			continue
 		}
 		if got != want {
-			t.Errorf("fed %s:\n%s\nwant (fed whole):\n%s", sp.name, got, want)
+			t.Errorf("fed %s:\n%s\nwant (fed whole):\n%s", sp.Name, got, want)
 		}
 	}
 	return want

@@ -64,28 +64,28 @@ func TestH2CHandoff(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			for _, sp := range splitters() {
 				var fakes []*fakeH2
-				evs, err := runUpgrading(t, testMeta, dissect.Options{}, fakeH2C(&fakes), tc.script, sp.split)
+				evs, err := runUpgrading(t, testMeta, dissect.Options{}, fakeH2C(&fakes), tc.script, sp.Split)
 				if err != nil {
-					t.Fatalf("fed %s: %v", sp.name, err)
+					t.Fatalf("fed %s: %v", sp.Name, err)
 				}
 				if len(fakes) != 1 {
-					t.Fatalf("fed %s: the h2c dissector made %d times; want once", sp.name, len(fakes))
+					t.Fatalf("fed %s: the h2c dissector made %d times; want once", sp.Name, len(fakes))
 				}
 				f := fakes[0]
 				if f.up.String() != tc.up || f.down.String() != tc.down || !f.closed {
-					t.Errorf("fed %s: the h2c dissector got up %q down %q closed %v; want %q %q true", sp.name, f.up.String(), f.down.String(), f.closed, tc.up, tc.down)
+					t.Errorf("fed %s: the h2c dissector got up %q down %q closed %v; want %q %q true", sp.Name, f.up.String(), f.down.String(), f.closed, tc.up, tc.down)
 				}
 				dones := 0
 				for _, e := range evs {
 					if h, ok := e.(*event.HTTP); ok && h.Phase == event.PhaseDone {
 						dones++
 						if h.Upgrade != "h2c" || h.Status != 101 || h.Err != "" || h.ReqBody.Size != 4 {
-							t.Errorf("fed %s: done %+v; want upgrade h2c, 101, a 4-byte request body", sp.name, h)
+							t.Errorf("fed %s: done %+v; want upgrade h2c, 101, a 4-byte request body", sp.Name, h)
 						}
 					}
 				}
 				if dones != tc.wantHTTPDone {
-					t.Errorf("fed %s: %d exchanges done; want %d", sp.name, dones, tc.wantHTTPDone)
+					t.Errorf("fed %s: %d exchanges done; want %d", sp.Name, dones, tc.wantHTTPDone)
 				}
 			}
 		})
@@ -107,7 +107,7 @@ func TestEarlyWebSocketFrames(t *testing.T) {
 	}
 
 	connect := []step{up("CONNECT example.test:443 HTTP/1.1\r\n\r\n" + strings.Repeat("\x17", 5000))}
-	evs, err := run(t, testMeta, dissect.Options{MaxHeaderBytes: 4096}, connect, splitters()[0].split)
+	evs, err := run(t, testMeta, dissect.Options{MaxHeaderBytes: 4096}, connect, splitters()[0].Split)
 	if !errors.Is(err, dissect.ErrTooLarge) {
 		t.Errorf("5000 bytes before the answer to CONNECT: %v; want ErrTooLarge\n%s", err, render(evs, nil))
 	}

@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/internal/dissecttest"
 	"github.com/htapod/htapod/event"
 )
 
@@ -34,21 +35,8 @@ type feeding struct {
 var feedings = []feeding{
 	{name: "frames", cut: whole},
 	{name: "coalesced", cut: whole, coalesce: true},
-	{name: "bytes", cut: func(_ *rand.Rand, b []byte) [][]byte {
-		out := make([][]byte, len(b))
-		for i := range b {
-			out[i] = b[i : i+1]
-		}
-		return out
-	}},
-	{name: "random", cut: func(r *rand.Rand, b []byte) [][]byte {
-		var out [][]byte
-		for len(b) > 0 {
-			n := min(len(b), 1+r.IntN(40))
-			out, b = append(out, b[:n]), b[n:]
-		}
-		return out
-	}},
+	{name: "bytes", cut: func(_ *rand.Rand, b []byte) [][]byte { return dissecttest.Bytes(b) }},
+	{name: "random", cut: func(r *rand.Rand, b []byte) [][]byte { return dissecttest.Random(r, 40)(b) }},
 }
 
 func whole(_ *rand.Rand, b []byte) [][]byte { return [][]byte{b} }
@@ -67,34 +55,17 @@ func dissectChunks(tb testing.TB, chunks []chunk, f feeding, mk func(dissect.Emi
 	tb.Helper()
 	var res result
 	s := mk(func(ev event.Event) { res.evs = append(res.evs, ev) })
-	type timed struct {
-		chunk
-		at time.Time
-	}
-	var in []timed
+	var steps []dissecttest.Step
 	for i, c := range chunks {
-		if f.coalesce && len(in) > 0 && in[len(in)-1].dir == c.dir {
-			last := &in[len(in)-1]
-			last.b = append(slices.Clip(last.b), c.b...)
+		if f.coalesce && len(steps) > 0 && steps[len(steps)-1].Dir == c.dir {
+			last := &steps[len(steps)-1]
+			last.Data = append(slices.Clip(last.Data), c.b...)
 			continue
 		}
-		in = append(in, timed{c, chunkTime(i)})
+		steps = append(steps, dissecttest.Step{Dir: c.dir, Data: c.b, At: chunkTime(i)})
 	}
 	r := rand.New(rand.NewPCG(1, uint64(len(chunks))))
-feed:
-	for _, c := range in {
-		for _, p := range f.cut(r, c.b) {
-			p = slices.Clone(p)
-			err := s.Data(c.dir, p, c.at)
-			for i := range p {
-				p[i] = 0xee
-			}
-			if err != nil {
-				res.err = err
-				break feed
-			}
-		}
-	}
+	_, res.err = dissecttest.Feed(s, steps, func(b []byte) [][]byte { return f.cut(r, b) })
 	s.End(event.Up, closeTime)
 	s.End(event.Down, closeTime)
 	s.Close(closeTime)

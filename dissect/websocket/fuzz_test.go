@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/internal/dissecttest"
 	"github.com/htapod/htapod/event"
 )
 
@@ -46,7 +47,7 @@ func FuzzWebSocket(f *testing.F) {
 			script, downB = append(script, step{event.Down, string(downB[:k])}), downB[k:]
 		}
 		got, err := run(fuzzOpts, script, whole)
-		got2, err2 := run(fuzzOpts, script, splitters()["bytes"])
+		got2, err2 := run(fuzzOpts, script, dissecttest.Bytes)
 		if got2 != got || fmt.Sprint(err2) != fmt.Sprint(err) {
 			t.Fatalf("fed a byte at a time:\n%s(error %v)\nwant (fed whole):\n%s(error %v)", got2, err2, got, err)
 		}

@@ -5,12 +5,12 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"strings"
 	"testing"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/internal/dissecttest"
 	"github.com/htapod/htapod/dissect/websocket"
 	"github.com/htapod/htapod/event"
 )
@@ -64,8 +64,8 @@ type step struct {
 func up(s ...string) step   { return step{event.Up, strings.Join(s, "")} }
 func down(s ...string) step { return step{event.Down, strings.Join(s, "")} }
 
-// run feeds script in chunks of at most n bytes (0: whole) and returns
-// the events rendered, and the first error.
+// run feeds script, each step cut by split, and returns the events
+// rendered, and the first error.
 func run(opts dissect.Options, script []step, split func([]byte) [][]byte) (string, error) {
 	var b strings.Builder
 	s := websocket.New(dissect.Meta{FlowID: 3}, opts, func(e event.Event) {
@@ -83,43 +83,17 @@ func run(opts dissect.Options, script []step, split func([]byte) [][]byte) (stri
 		}
 		b.WriteString("\n")
 	})
-	var err error
+	steps := make([]dissecttest.Step, len(script))
 	for i, st := range script {
-		at := t0.Add(time.Duration(i+1) * time.Millisecond)
-		for _, c := range split([]byte(st.data)) {
-			if err = s.Data(st.dir, c, at); err != nil {
-				break
-			}
-		}
-		if err != nil {
-			break
-		}
+		steps[i] = dissecttest.Step{Dir: st.dir, Data: []byte(st.data), At: t0.Add(time.Duration(i+1) * time.Millisecond)}
 	}
+	_, err := dissecttest.Feed(s, steps, split)
 	s.Close(t0.Add(time.Second))
 	return b.String(), err
 }
 
-// splitters are the ways each script is fed; all must agree.
-func splitters() map[string]func([]byte) [][]byte {
-	r := rand.New(rand.NewPCG(7, 7))
-	return map[string]func([]byte) [][]byte{
-		"bytes": func(b []byte) (out [][]byte) {
-			for i := range b {
-				out = append(out, b[i:i+1])
-			}
-			return out
-		},
-		"random": func(b []byte) (out [][]byte) {
-			for len(b) > 0 {
-				n := 1 + r.IntN(min(len(b), 9))
-				out, b = append(out, b[:n]), b[n:]
-			}
-			return out
-		},
-	}
-}
-
-func whole(b []byte) [][]byte { return [][]byte{b} }
+// whole feeds each step in one piece; the other splitters must agree.
+var whole = dissecttest.Whole
 
 func TestFrames(t *testing.T) {
 	big := strings.Repeat("x", 70000)
@@ -214,9 +188,9 @@ func TestFrames(t *testing.T) {
 			if got != tc.want || !errors.Is(err, tc.err) || (err == nil) != (tc.err == nil) {
 				t.Errorf("events:\n%s(error %v)\nwant:\n%s(error %v)", got, err, tc.want, tc.err)
 			}
-			for name, split := range splitters() {
-				if got2, err2 := run(tc.opts, tc.script, split); got2 != got || fmt.Sprint(err2) != fmt.Sprint(err) {
-					t.Errorf("fed %s:\n%s(error %v)\nwant (fed whole):\n%s(error %v)", name, got2, err2, got, err)
+			for _, sp := range dissecttest.Splitters(1, 9)[1:] {
+				if got2, err2 := run(tc.opts, tc.script, sp.Split); got2 != got || fmt.Sprint(err2) != fmt.Sprint(err) {
+					t.Errorf("fed %s:\n%s(error %v)\nwant (fed whole):\n%s(error %v)", sp.Name, got2, err2, got, err)
 				}
 			}
 		})
