@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/internal/lab"
+	"github.com/htapod/htapod/internal/testnet"
 )
 
 // Ports of the servers this package runs on lab.WWW4, besides the lab's
@@ -44,40 +45,7 @@ func (e *env) serveConns(addr string, cfg *tls.Config, handle func(net.Conn)) {
 	if cfg != nil {
 		ln = tls.NewListener(ln, cfg)
 	}
-	var (
-		mu    sync.Mutex
-		conns = map[net.Conn]bool{}
-		wg    sync.WaitGroup
-	)
-	wg.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Go(func() {
-				defer func() {
-					c.Close()
-					mu.Lock()
-					delete(conns, c)
-					mu.Unlock()
-				}()
-				handle(c)
-			})
-		}
-	})
-	e.t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	testnet.ServeConns(e.t, ln, handle)
 }
 
 // A streamResult is what the stream server saw of one connection.

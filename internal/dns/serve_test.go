@@ -6,14 +6,13 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"os"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
-	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/testnet"
 )
 
 // newServeResolver answers www.lab.test from a hosts file and forwards
@@ -49,40 +48,12 @@ func newTCPPair(tb testing.TB) (client, server *net.TCPConn) {
 	return client, server
 }
 
-// newUDPPair returns two loopback UDP sockets connected to each other.
+// newUDPPair returns two loopback UDP sockets connected to each other; the
+// client's reads and writes time out after testTimeout.
 func newUDPPair(tb testing.TB) (client, server *net.UDPConn) {
-	tb.Helper()
-	var fds [2]int
-	var addrs [2]unix.Sockaddr
-	for i := range fds {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			tb.Fatalf("socket: %v", err)
-		}
-		fds[i] = fd
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			tb.Fatalf("bind: %v", err)
-		}
-		if addrs[i], err = unix.Getsockname(fd); err != nil {
-			tb.Fatalf("getsockname: %v", err)
-		}
-	}
-	conns := make([]*net.UDPConn, 2)
-	for i, fd := range fds {
-		if err := unix.Connect(fd, addrs[1-i]); err != nil {
-			tb.Fatalf("connect: %v", err)
-		}
-		f := os.NewFile(uintptr(fd), "udp")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			tb.Fatalf("file conn: %v", err)
-		}
-		conns[i] = c.(*net.UDPConn)
-	}
-	conns[0].SetDeadline(time.Now().Add(testTimeout))
-	tb.Cleanup(func() { conns[0].Close(); conns[1].Close() })
-	return conns[0], conns[1]
+	client, server = testnet.UDPPair(tb)
+	client.SetDeadline(time.Now().Add(testTimeout))
+	return client, server
 }
 
 // serve runs f in a goroutine with a context cancelled at cleanup, and

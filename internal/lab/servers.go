@@ -6,8 +6,9 @@ import (
 	"net"
 	"net/http"
 	"strconv"
-	"sync"
 	"time"
+
+	"github.com/htapod/htapod/internal/testnet"
 )
 
 // IndexHTML is the body of GET / on the lab's HTTP servers, so that a test
@@ -102,42 +103,7 @@ func (l *Lab) StartServers() {
 // is the test for it. A connection lasts at most 30 seconds.
 func (l *Lab) ServeTCPEcho(addr string) {
 	l.tb.Helper()
-	ln := l.Listen("tcp", addr)
-	var (
-		mu    sync.Mutex
-		conns = map[net.Conn]bool{}
-		wg    sync.WaitGroup
-	)
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				echoHalfClose(c)
-				mu.Lock()
-				delete(conns, c)
-				mu.Unlock()
-			}()
-		}
-	}()
-	l.tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
+	testnet.ServeConns(l.tb, l.Listen("tcp", addr), echoHalfClose)
 }
 
 // echoHalfClose is the body of one TCP echo connection.
@@ -158,24 +124,10 @@ func echoHalfClose(c net.Conn) {
 // FIN makes it see an empty reply instead.
 func (l *Lab) ServeReset(addr string) {
 	l.tb.Helper()
-	ln := l.Listen("tcp", addr)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return // closed by the cleanup
-			}
-			c.SetDeadline(time.Now().Add(10 * time.Second))
-			c.Read(make([]byte, 4096))
-			c.(*net.TCPConn).SetLinger(0)
-			c.Close()
-		}
-	}()
-	l.tb.Cleanup(func() {
-		ln.Close()
-		<-done
+	testnet.ServeConns(l.tb, l.Listen("tcp", addr), func(c net.Conn) {
+		c.SetDeadline(time.Now().Add(10 * time.Second))
+		c.Read(make([]byte, 4096))
+		c.(*net.TCPConn).SetLinger(0)
 	})
 }
 
@@ -183,21 +135,5 @@ func (l *Lab) ServeReset(addr string) {
 // datagram goes back to its sender unchanged.
 func (l *Lab) ServeUDPEcho(addr string) {
 	l.tb.Helper()
-	pc := l.ListenPacket("udp", addr)
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 64<<10)
-		for {
-			n, from, err := pc.ReadFrom(buf)
-			if err != nil {
-				return // closed by the cleanup
-			}
-			pc.WriteTo(buf[:n], from)
-		}
-	}()
-	l.tb.Cleanup(func() {
-		pc.Close()
-		<-done
-	})
+	testnet.ServeUDPEcho(l.tb, l.ListenPacket("udp", addr))
 }

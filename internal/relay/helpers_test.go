@@ -2,19 +2,16 @@ package relay
 
 import (
 	"bytes"
-	"errors"
 	"io"
 	"net"
-	"os"
 	"sync"
 	"testing"
 	"time"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/testnet"
 )
 
 // testTimeout bounds every wait in these tests: a relay that hangs fails
@@ -54,41 +51,8 @@ func newTCPPair(tb testing.TB) (a, b *net.TCPConn) {
 	return a, r.c
 }
 
-// newUDPPair returns two loopback UDP sockets connected to each other:
-// each reads only the other's datagrams and writes without an address.
-func newUDPPair(tb testing.TB) (a, b *net.UDPConn) {
-	tb.Helper()
-	var fds [2]int
-	var addrs [2]unix.Sockaddr
-	for i := range fds {
-		fd, err := unix.Socket(unix.AF_INET, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, 0)
-		if err != nil {
-			tb.Fatalf("socket: %v", err)
-		}
-		fds[i] = fd
-		if err := unix.Bind(fd, &unix.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
-			tb.Fatalf("bind: %v", err)
-		}
-		if addrs[i], err = unix.Getsockname(fd); err != nil {
-			tb.Fatalf("getsockname: %v", err)
-		}
-	}
-	conns := make([]*net.UDPConn, 2)
-	for i, fd := range fds {
-		if err := unix.Connect(fd, addrs[1-i]); err != nil {
-			tb.Fatalf("connect: %v", err)
-		}
-		f := os.NewFile(uintptr(fd), "udp")
-		c, err := net.FileConn(f)
-		f.Close()
-		if err != nil {
-			tb.Fatalf("file conn: %v", err)
-		}
-		conns[i] = c.(*net.UDPConn)
-	}
-	tb.Cleanup(func() { conns[0].Close(); conns[1].Close() })
-	return conns[0], conns[1]
-}
+// newUDPPair returns two loopback UDP sockets connected to each other.
+func newUDPPair(tb testing.TB) (a, b *net.UDPConn) { return testnet.UDPPair(tb) }
 
 // newTCPEcho starts a loopback TCP server that echoes each connection
 // until EOF, then half-closes and closes it. It returns its address.
@@ -98,37 +62,9 @@ func newTCPEcho(tb testing.TB) *net.TCPAddr {
 	if err != nil {
 		tb.Fatalf("listen: %v", err)
 	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	conns := map[*net.TCPConn]bool{}
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.AcceptTCP()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns[c] = true
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				io.Copy(c, c)
-				c.CloseWrite()
-			}()
-		}
-	}()
-	tb.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+	testnet.ServeConns(tb, ln, func(c net.Conn) {
+		io.Copy(c, c)
+		c.(*net.TCPConn).CloseWrite()
 	})
 	return ln.Addr().(*net.TCPAddr)
 }
@@ -140,22 +76,7 @@ func newUDPEcho(tb testing.TB) *net.UDPAddr {
 	if err != nil {
 		tb.Fatalf("listen udp: %v", err)
 	}
-	done := make(chan struct{})
-	go func() {
-		defer close(done)
-		buf := make([]byte, 65535)
-		for {
-			n, from, err := c.ReadFromUDP(buf)
-			if err != nil {
-				if errors.Is(err, net.ErrClosed) {
-					return
-				}
-				continue
-			}
-			c.WriteToUDP(buf[:n], from)
-		}
-	}()
-	tb.Cleanup(func() { c.Close(); <-done })
+	testnet.ServeUDPEcho(tb, c)
 	return c.LocalAddr().(*net.UDPAddr)
 }
 
