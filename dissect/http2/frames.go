@@ -162,25 +162,22 @@ func (c *conn) data(s *side, f *http2.DataFrame, t time.Time) {
 	if st == nil {
 		return
 	}
+	ended, sink := &st.respEnded, st.resp
 	if s.dir == event.Up {
-		if st.reqEnded {
-			return
-		}
-		st.req.Write(f.Data())
-		if st.grpc != nil {
-			st.grpc.req.write(f.Data())
-		}
-		st.reqEnded = f.StreamEnded()
-	} else {
-		if st.respEnded {
-			return
-		}
-		st.resp.Write(f.Data())
-		if st.grpc != nil {
-			st.grpc.resp.write(f.Data())
-		}
-		st.respEnded = f.StreamEnded()
+		ended, sink = &st.reqEnded, st.req
 	}
+	if *ended {
+		return
+	}
+	sink.Write(f.Data())
+	if st.grpc != nil {
+		msgs := &st.grpc.resp
+		if s.dir == event.Up {
+			msgs = &st.grpc.req
+		}
+		msgs.write(f.Data())
+	}
+	*ended = f.StreamEnded()
 	if st.reqEnded && st.respEnded {
 		c.finish(st, t, "")
 	}

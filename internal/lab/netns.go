@@ -2,6 +2,7 @@ package lab
 
 import (
 	"fmt"
+	"io"
 	"net"
 	"runtime"
 
@@ -57,31 +58,29 @@ func (l *Lab) Do(fn func() error) error {
 // addr's IP must be one of the lab's (or 127.0.0.1, ::1, or empty).
 func (l *Lab) Listen(network, addr string) net.Listener {
 	l.tb.Helper()
-	var ln net.Listener
-	err := l.Do(func() (err error) {
-		ln, err = net.Listen(network, addr)
-		return err
-	})
-	if err != nil {
-		l.tb.Fatalf("lab: listen %s %s: %v", network, addr, err)
-	}
-	l.tb.Cleanup(func() { ln.Close() })
-	return ln
+	return listenIn(l, network, addr, net.Listen)
 }
 
 // ListenPacket is Listen for packet sockets, as net.ListenPacket.
 func (l *Lab) ListenPacket(network, addr string) net.PacketConn {
 	l.tb.Helper()
-	var pc net.PacketConn
+	return listenIn(l, network, addr, net.ListenPacket)
+}
+
+// listenIn calls listen inside the lab, fails the test on error and
+// closes the socket when the test ends.
+func listenIn[T io.Closer](l *Lab, network, addr string, listen func(network, addr string) (T, error)) T {
+	l.tb.Helper()
+	var s T
 	err := l.Do(func() (err error) {
-		pc, err = net.ListenPacket(network, addr)
+		s, err = listen(network, addr)
 		return err
 	})
 	if err != nil {
 		l.tb.Fatalf("lab: listen %s %s: %v", network, addr, err)
 	}
-	l.tb.Cleanup(func() { pc.Close() })
-	return pc
+	l.tb.Cleanup(func() { s.Close() })
+	return s
 }
 
 // Dial connects from inside the lab, as net.Dial does from the host. The

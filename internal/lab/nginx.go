@@ -50,15 +50,8 @@ func (l *Lab) StartNginx(httpConf string) string {
 	if err != nil {
 		l.tb.Skip("nginx is not installed; scripts/test-setup.sh installs it")
 	}
-	dir, err := os.MkdirTemp("", "htapod-lab-nginx-")
-	if err != nil {
-		l.tb.Fatalf("lab: %v", err)
-	}
-	l.tb.Cleanup(func() { os.RemoveAll(dir) })
 	// The workers run as nobody and must reach the temp paths inside.
-	if err := os.Chmod(dir, 0o755); err != nil {
-		l.tb.Fatalf("lab: %v", err)
-	}
+	dir := l.publicTempDir("htapod-lab-nginx-")
 	mime := ""
 	if _, err := os.Stat("/etc/nginx/mime.types"); err == nil {
 		mime = "include /etc/nginx/mime.types;"
@@ -96,4 +89,19 @@ func (l *Lab) StartNginx(httpConf string) string {
 			l.tb.Fatalf("lab: nginx did not write %s within 10s", pidFile)
 		}
 	}
+}
+
+// publicTempDir makes a temporary directory that every user may read and
+// enter (nginx's workers run as nobody), removed when the test ends.
+func (l *Lab) publicTempDir(prefix string) string {
+	l.tb.Helper()
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		l.tb.Fatalf("lab: %v", err)
+	}
+	l.tb.Cleanup(func() { os.RemoveAll(dir) })
+	if err := os.Chmod(dir, 0o755); err != nil {
+		l.tb.Fatalf("lab: %v", err)
+	}
+	return dir
 }

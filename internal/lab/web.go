@@ -117,15 +117,8 @@ location = /new { default_type text/plain; }
 func (l *Lab) StartWeb() *Web {
 	l.tb.Helper()
 	pki := l.PKI()
-	root, err := os.MkdirTemp("", "htapod-lab-www-")
-	if err != nil {
-		l.tb.Fatalf("lab: %v", err)
-	}
-	l.tb.Cleanup(func() { os.RemoveAll(root) })
 	// nginx's workers run as nobody: the site must be world-readable.
-	if err := os.Chmod(root, 0o755); err != nil {
-		l.tb.Fatalf("lab: %v", err)
-	}
+	root := l.publicTempDir("htapod-lab-www-")
 	docroot := filepath.Join(root, "www")
 	files := map[string]string{
 		"index.html": IndexHTML,
