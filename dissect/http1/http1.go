@@ -6,9 +6,9 @@
 // After a 101 response to an Upgrade request it hands the connection to
 // the dissector its Upgrade func makes for the new protocol (WebSocket,
 // h2c); after a 2xx response to CONNECT, or an upgrade nobody dissects,
-// the bytes are opaque and dissection stops quietly. HTTP/2 with prior
-// knowledge never reaches it: the chooser (internal/pick) sends the
-// preface to the HTTP/2 dissector.
+// the bytes are opaque and dissection stops quietly. A connection that
+// starts with the HTTP/2 preface (prior knowledge, RFC 9113 §3.3) is not
+// HTTP/1: give it to the http2 dissector instead.
 package http1
 
 import (
