@@ -24,10 +24,9 @@ func Example() {
 
 	r := htapod.New(
 		htapod.WithNamespaces(htapod.AllNamespaces),
-		htapod.WithTCP(nil, route.MatchAddress(netip.MustParseAddr("10.10.10.10"), netip.MustParseAddr("127.0.0.1"),
+		htapod.WithTCPRouter(route.MatchAddress(netip.MustParseAddr("10.10.10.10"), netip.MustParseAddr("127.0.0.1"),
 			route.ByPort(route.ForwardWithTLS).Plain(80).Deny(25))),
-		htapod.VerifyUpstream(true),
-		htapod.OnEvent(func(e event.Event) {
+		htapod.WithEventHandler(func(e event.Event) {
 			if h, ok := e.(*event.HTTP); ok && h.Phase == event.PhaseDone {
 				fmt.Println(h.Method, h.URL(), h.Status)
 			}
@@ -43,7 +42,7 @@ func Example() {
 
 // A sniffer of one's own sees each flow's plaintext, from a queue of its
 // own: it can be slow without slowing the command.
-func ExampleWithTCP() {
+func ExampleWithTCPSniffer() {
 	var total atomic.Int64 // flows are sniffed concurrently
 	count := htapod.TCPSnifferFunc(func(meta dissect.Meta) dissect.Stream {
 		return streamFunc(func(_ event.Direction, b []byte, _ time.Time) error {
@@ -51,7 +50,7 @@ func ExampleWithTCP() {
 			return nil
 		})
 	})
-	r := htapod.New(htapod.WithTCP(count, nil), htapod.WithReport(os.Stderr))
+	r := htapod.New(htapod.WithTCPSniffer(count), htapod.WithReport(os.Stderr))
 	_, _ = r.Run(context.Background(), "wget", "-q", "-O", "/dev/null", "http://www.lab.test/")
 	fmt.Println(total.Load(), "bytes of plaintext")
 }

@@ -11,6 +11,7 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/filter"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sink"
 	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/sink/jsonl"
 	"github.com/htapod/htapod/sink/pcapng"
@@ -21,15 +22,21 @@ import (
 type Option func(*config)
 
 type config struct {
-	waitAll bool
-	filter  *filter.Filter
-	sinks   []event.Handler // filtered outputs: JSON, HAR
-
 	namespaces Namespaces
-	tcpSniff   []TCPSniffer
-	udpSniff   []UDPSniffer
-	tcpRouter  route.Router
-	udpRouter  route.Router
+	root       bool
+	waitAll    bool
+	stdin      *os.File
+	stdout     *os.File
+	stderr     *os.File
+	env        []string
+	logger     *slog.Logger
+
+	tcpSniff  []TCPSniffer
+	udpSniff  []UDPSniffer
+	tcpRouter route.Router
+	udpRouter route.Router
+	rules     []route.Rule
+	hostMaps  []netip.Addr
 
 	intercept   bool
 	authority   *Authority
@@ -39,116 +46,178 @@ type config struct {
 	passthrough []string
 	dissect     dissect.Options
 
+	filter   *filter.Filter
 	report   io.Writer
 	reportOp text.Options
 	pcap     *pcapng.Writer
-	handlers []event.Handler
-	rules    []route.Rule
-	hostMaps []netip.Addr
-	root     bool
-	stdin    *os.File
-	stdout   *os.File
-	stderr   *os.File
-	env      []string
-	logger   *slog.Logger
+	sinks    []namedSink     // filtered outputs: JSON, HAR, the user's
+	handlers []event.Handler // every event
 }
 
-// InterceptTLS turns TLS interception on or off (default on). Off, TLS
-// flows are relayed untouched and reported by their ClientHello.
-func InterceptTLS(on bool) Option { return func(c *config) { c.intercept = on } }
-
-// WithAuthority signs the leaf certificates with a CA the caller keeps
-// (see tlsmitm.LoadAuthority), instead of a fresh per-run CA.
-func WithAuthority(a *Authority) Option { return func(c *config) { c.authority = a } }
-
-// TrustUpstream adds CAs that real servers may chain to, besides the
-// host's system roots.
-func TrustUpstream(certs ...*x509.Certificate) Option {
-	return func(c *config) { c.upstreamCAs = append(c.upstreamCAs, certs...) }
+type namedSink struct {
+	name string
+	s    sink.Sink
 }
 
-// InsecureUpstream skips verification of the real servers' certificates.
-func InsecureUpstream(on bool) Option { return func(c *config) { c.insecure = on } }
+// The box.
 
-// VerifyUpstream says whether real servers' certificates are verified
-// (the default); VerifyUpstream(false) is InsecureUpstream(true).
-func VerifyUpstream(on bool) Option { return InsecureUpstream(!on) }
+// WithNamespaces chooses the box's namespaces (default DefaultNamespaces).
+// The network namespace is required. Without the user namespace htapod
+// must run as root (the command then runs as root). Without the mount
+// namespace the box keeps the host's resolv.conf and CA bundles: DNS is
+// not answered by htapod, and TLS interception is off.
+func WithNamespaces(ns Namespaces) Option { return func(c *config) { c.namespaces = ns } }
 
-// KeyLog writes the TLS secrets of both legs of every intercepted flow to
-// w, in the NSS key log format that Wireshark reads.
-func KeyLog(w io.Writer) Option { return func(c *config) { c.keyLog = w } }
-
-// Passthrough relays TLS flows to server names matching any pattern
-// untouched (still reported by SNI and bytes). Patterns are host globs:
-// "*.pinned.test", "api.example.com".
-func Passthrough(patterns ...string) Option {
-	return func(c *config) { c.passthrough = append(c.passthrough, patterns...) }
-}
-
-// BodyLimit sets how many decoded body bytes an event carries (the rest
-// is counted); 0 means dissect.DefaultBodyLimit, negative none.
-func BodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n } }
-
-// WithPcap writes every packet of the command's network to p, with the
-// TLS secrets of the command's leg of intercepted connections (so tshark
-// and Wireshark decrypt it from the file alone). The caller closes p after
-// Run.
-func WithPcap(p *pcapng.Writer) Option { return func(c *config) { c.pcap = p } }
-
-// WithJSON writes every event as a JSON line to w (see docs/json.md).
-// The caller closes w after Run.
-func WithJSON(w io.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, jsonl.New(w).Handle) }
-}
-
-// WithHAR adds every finished HTTP exchange to w. The caller closes w after
-// Run, which completes the file; call w.Flush from time to time (and on
-// signals) to keep a valid file on disk while the command runs.
-func WithHAR(w *har.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, w.Handle) }
-}
-
-// WithReport writes a human line per event to w (nil: no report).
-func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }
-
-// WithReportOptions sets how much the human report shows (headers, bodies,
-// every flow) and whether it is coloured.
-func WithReportOptions(o text.Options) Option { return func(c *config) { c.reportOp = o } }
-
-// OnEvent calls h for every event. h is called from the relay's goroutines,
-// concurrently, and must not block for long. May be given more than once.
-func OnEvent(h event.Handler) Option {
-	return func(c *config) { c.handlers = append(c.handlers, h) }
-}
-
-// MapHost makes the inner address addr reach the host's loopback on the
-// same port (127.0.0.1 for an IPv4 addr, ::1 for IPv6), and the name
-// host.htapod.internal resolve to addr. Reaching the host's local services
-// is a privilege: it is off unless asked for.
-func MapHost(addr netip.Addr) Option {
-	return func(c *config) { c.hostMaps = append(c.hostMaps, addr.Unmap()) }
-}
-
-// Map rewrites destinations matching rule.From to rule.To (see route.Rule).
-func Map(rule route.Rule) Option { return func(c *config) { c.rules = append(c.rules, rule) } }
-
-// AsRoot runs the command as uid 0 inside the box instead of as the
+// WithRoot runs the command as uid 0 inside the box instead of as the
 // invoking user.
-func AsRoot(root bool) Option { return func(c *config) { c.root = root } }
+func WithRoot(on bool) Option { return func(c *config) { c.root = on } }
+
+// WithWaitAll keeps htapod relaying after the command exited until every
+// process it left in the box (a daemon, a background job) has exited too;
+// htapod's signals then go to all of them. Without it, htapod ends when
+// the command does, and what it left behind loses its network.
+func WithWaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
 
 // WithStdio sets the command's standard files (default: htapod's own).
 func WithStdio(stdin, stdout, stderr *os.File) Option {
 	return func(c *config) { c.stdin, c.stdout, c.stderr = stdin, stdout, stderr }
 }
 
-// WaitAll keeps htapod relaying after the command exited until every
-// process it left in the box (a daemon, a background job) has exited too;
-// htapod's signals then go to all of them. Without it, htapod ends when the
-// command does, and what it left behind loses its network.
-func WaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
-
 // WithEnv sets the command's environment (default: htapod's own).
 func WithEnv(env []string) Option { return func(c *config) { c.env = env } }
 
 // WithLogger receives htapod's diagnostics (default: none).
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// Routing.
+
+// WithTCPRouter sets the router of TCP flows (nil keeps the default:
+// route.ByPort(route.ForwardWithTLS), or route.Forward everywhere when
+// interception is off). htapod's own routes come first: its DNS resolver,
+// then WithHostMap and WithMapping.
+func WithTCPRouter(r route.Router) Option { return func(c *config) { c.tcpRouter = r } }
+
+// WithUDPRouter sets the router of UDP flows, as WithTCPRouter does for
+// TCP.
+func WithUDPRouter(r route.Router) Option { return func(c *config) { c.udpRouter = r } }
+
+// WithHostMap makes the inner address addr reach the host's loopback on
+// the same port (127.0.0.1 for an IPv4 addr, ::1 for IPv6), and the name
+// HostName resolve to addr. Reaching the host's local services is a
+// privilege: it is off unless asked for. May be given more than once.
+func WithHostMap(addr netip.Addr) Option {
+	return func(c *config) { c.hostMaps = append(c.hostMaps, addr.Unmap()) }
+}
+
+// WithMapping rewrites destinations matching rule.From to rule.To (see
+// route.Rule). May be given more than once.
+func WithMapping(rule route.Rule) Option { return func(c *config) { c.rules = append(c.rules, rule) } }
+
+// Content.
+
+// WithTCPSniffer adds a sniffer of TCP flows' content (nil adds none).
+// May be given more than once.
+func WithTCPSniffer(s TCPSniffer) Option {
+	return func(c *config) {
+		if s != nil {
+			c.tcpSniff = append(c.tcpSniff, s)
+		}
+	}
+}
+
+// WithUDPSniffer adds a sniffer of UDP flows' datagrams (nil adds none).
+// May be given more than once.
+func WithUDPSniffer(s UDPSniffer) Option {
+	return func(c *config) {
+		if s != nil {
+			c.udpSniff = append(c.udpSniff, s)
+		}
+	}
+}
+
+// WithBodyLimit sets how many decoded body bytes an event carries (the
+// rest is counted); 0 means dissect.DefaultBodyLimit, negative none.
+func WithBodyLimit(n int) Option { return func(c *config) { c.dissect.BodyLimit = n } }
+
+// TLS.
+
+// WithInterception turns TLS interception on or off (default on). Off,
+// TLS flows are relayed untouched and reported by their ClientHello.
+func WithInterception(on bool) Option { return func(c *config) { c.intercept = on } }
+
+// WithAuthority signs the leaf certificates with a CA the caller keeps
+// (see LoadAuthority), instead of a fresh per-run CA.
+func WithAuthority(a *Authority) Option { return func(c *config) { c.authority = a } }
+
+// WithUpstreamCAs adds CAs that real servers may chain to, besides the
+// host's system roots.
+func WithUpstreamCAs(certs ...*x509.Certificate) Option {
+	return func(c *config) { c.upstreamCAs = append(c.upstreamCAs, certs...) }
+}
+
+// WithInsecureUpstream skips verification of the real servers'
+// certificates (default: verified).
+func WithInsecureUpstream(on bool) Option { return func(c *config) { c.insecure = on } }
+
+// WithKeyLog writes the TLS secrets of both legs of every intercepted
+// flow to w, in the NSS key log format that Wireshark reads.
+func WithKeyLog(w io.Writer) Option { return func(c *config) { c.keyLog = w } }
+
+// WithPassthrough relays TLS flows to server names matching any pattern
+// untouched (still reported by SNI and bytes). Patterns are host globs:
+// "*.pinned.test", "api.example.com" (see ValidPattern).
+func WithPassthrough(patterns ...string) Option {
+	return func(c *config) { c.passthrough = append(c.passthrough, patterns...) }
+}
+
+// Outputs. Each is a sink.Sink: Run hands it the events the filter
+// selected, flushes it on one clock and on SIGINT, SIGTERM and SIGHUP,
+// closes it at the end, and returns an OutputError when it could not be
+// completed.
+
+// WithSink adds an output of the caller's own. Run closes it.
+func WithSink(s sink.Sink) Option {
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{sinkName(s), s}) }
+}
+
+// WithFilter keeps only what f selects in every output (see
+// filter.Selector: each exchange is kept or left out by its own events; a
+// flow's own events are kept when any event of the flow was). Event
+// handlers (WithEventHandler) see everything.
+func WithFilter(f *filter.Filter) Option { return func(c *config) { c.filter = f } }
+
+// WithReport writes a human line per event to w (nil: no report). A w
+// with a Flush method (a *bufio.Writer) is flushed on the run's clock.
+func WithReport(w io.Writer) Option { return func(c *config) { c.report = w } }
+
+// WithReportOptions sets how much the human report shows (headers, bodies,
+// every flow) and whether it is coloured.
+func WithReportOptions(o text.Options) Option { return func(c *config) { c.reportOp = o } }
+
+// WithJSON writes every event as a JSON line to w (see docs/json.md). A w
+// with a Flush method is flushed on the run's clock. The caller closes w
+// after Run.
+func WithJSON(w io.Writer) Option {
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"JSON lines", jsonl.New(w)}) }
+}
+
+// WithHAR adds every finished HTTP exchange to w, which Run flushes every
+// two seconds and on signals (so the file on disk stays a valid HAR) and
+// closes at the end.
+func WithHAR(w *har.Writer) Option {
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"HAR file " + w.Path(), w}) }
+}
+
+// WithPcap writes every packet of the command's network to p, with the
+// TLS secrets of the command's leg of intercepted connections (so tshark
+// and Wireshark decrypt it from the file alone). With a filter, it keeps
+// the whole flows that had a selected event. Run flushes p every second
+// and closes it at the end.
+func WithPcap(p *pcapng.Writer) Option { return func(c *config) { c.pcap = p } }
+
+// WithEventHandler calls h for every event, whatever the filter says. h
+// is called from the relay's goroutines, concurrently, and must not block
+// for long. May be given more than once.
+func WithEventHandler(h event.Handler) Option {
+	return func(c *config) { c.handlers = append(c.handlers, h) }
+}

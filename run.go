@@ -15,12 +15,15 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/dns"
 	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/internal/netstack"
 	"github.com/htapod/htapod/internal/pick"
 	"github.com/htapod/htapod/internal/relay"
 	"github.com/htapod/htapod/internal/sandbox"
+	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
 )
 
@@ -29,160 +32,214 @@ import (
 const drainGrace = 500 * time.Millisecond
 
 // Run runs argv in a box and returns its status when it has exited and
-// every report is written. err is non-nil only when htapod itself failed
-// (the box could not be built); it is then a *sandbox.Error with a hint
-// when one is known. Cancelling ctx kills the command.
+// every output is complete. Cancelling ctx kills the command.
+//
+// err is non-nil when htapod itself failed (the box could not be built:
+// status is then 125, and Hint says what to do), or when an output could
+// not be completed (err then holds an *OutputError for each, and status is
+// the command's).
 func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	if len(argv) == 0 {
 		return Status{Code: 125}, errors.New("no command to run")
 	}
-	c := &r.cfg
-	if err := c.namespaces.validate(); err != nil {
+	if err := r.cfg.namespaces.validate(); err != nil {
 		return Status{Code: 125}, err
 	}
-	noMount := c.namespaces&MountNamespace == 0
-	base := runBase()
-	clearStaleRunDirs(base)
-	runDir, err := os.MkdirTemp(base, "htapod-")
+	dir, err := makeRunDir()
 	if err != nil {
-		return Status{Code: 125}, fmt.Errorf("create run directory: %w", err)
+		return Status{Code: 125}, err
 	}
-	defer os.RemoveAll(runDir)
-	os.WriteFile(filepath.Join(runDir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	defer os.RemoveAll(dir)
+	ru := &run{cfg: &r.cfg, r: r, dir: dir}
+	if err := ru.openOutputs(); err != nil {
+		return Status{Code: 125}, err
+	}
+	ru.out.start()
+	status, err := ru.run(ctx, argv)
+	if cerr := ru.out.close(); cerr != nil {
+		err = errors.Join(err, cerr)
+	}
+	return status, err
+}
 
-	stdout, stderr, report, mux, err := r.outputs()
+// run is one Run: its configuration, run directory and outputs.
+type run struct {
+	cfg *config
+	r   *Runner
+	dir string
+
+	out            *fanout
+	capture        netstack.Capture
+	stdout, stderr *os.File
+	mux            *lineout.Mux
+}
+
+// openOutputs decides the command's standard files and attaches every
+// output to the run's fan-out.
+func (ru *run) openOutputs() error {
+	c := ru.cfg
+	stdout, stderr, report, mux, err := ru.r.stdio()
 	if err != nil {
-		return Status{Code: 125}, err
+		return err
 	}
-	handlers := append([]event.Handler(nil), c.handlers...)
-	outputs := append([]event.Handler(nil), c.sinks...)
+	ru.stdout, ru.stderr, ru.mux = stdout, stderr, mux
+	ru.out = newFanout(c.filter, c.handlers)
+	for _, s := range c.sinks {
+		ru.out.add(s.name, s.s)
+	}
 	if report != nil {
 		ro := c.reportOp
 		if ro.Highlight == nil && c.filter != nil {
 			ro.Highlight = c.filter.Highlight
 		}
-		outputs = append(outputs, text.NewWithOptions(report, ro).Handle)
+		ru.out.add("report", text.NewWithOptions(report, ro))
 	}
-	for _, o := range outputs {
-		handlers = append(handlers, filtered(c.filter, o))
-	}
-	var gateEvents event.Handler // set below when a filter selects the capture's flows
-	emit := func(e event.Event) {
-		for _, h := range handlers {
-			h(e)
+	if c.pcap != nil {
+		name := "capture " + c.pcap.Path()
+		if c.filter == nil {
+			ru.capture = c.pcap.Packet
+			ru.out.add(name, c.pcap)
+		} else {
+			gate := pcapng.NewGate(c.pcap, ru.out.handle)
+			ru.capture = gate.Packet
+			ru.out.add(name, gate)
 		}
-		if gateEvents != nil {
-			gateEvents(e)
-		}
 	}
+	return nil
+}
 
-	resolver, binds, err := r.resolver(runDir, emit)
+// run builds the box and its network, runs argv and waits for it.
+func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
+	c := ru.cfg
+	resolver, binds, err := ru.r.resolver(ru.dir, ru.out.handle)
 	if err != nil {
 		return Status{Code: 125}, err
 	}
 	intercept := c.intercept
-	if noMount && intercept {
-		emit(&event.Notice{Time: time.Now(), Level: "warn",
+	if c.namespaces&MountNamespace == 0 && intercept {
+		ru.out.handle(&event.Notice{Time: time.Now(), Level: "warn",
 			Message: "without a mount namespace the box keeps the host's CA bundles: TLS is not intercepted"})
 		intercept = false
 	}
 	// The CA and the trust files are made while the box's init starts
 	// (sandbox.Spec.Prepare): the interceptor needs only the CA.
-	auth, err := r.authority(intercept)
+	auth, err := ru.r.authority(intercept)
 	if err != nil {
 		return Status{Code: 125}, fmt.Errorf("prepare TLS interception: %w", err)
 	}
-	var trust struct {
-		binds []sandbox.Bind
-		env   []string
-		err   error
-	}
-	var trustWG sync.WaitGroup
-	trustWG.Add(1)
-	go func() {
-		defer trustWG.Done()
-		trust.binds, trust.env, trust.err = r.trustFiles(auth, runDir)
-	}()
-	defer trustWG.Wait() // before the run directory is removed
-	interceptor := r.interceptor(auth)
-	tcpSniff, udpSniff := r.sniffers()
-	fwd := relay.New(relay.Config{
-		Router:      r.router(),
-		Services:    map[route.Service]relay.Service{route.DNS: resolver},
-		Events:      emit,
-		Name:        resolver.Name,
-		TLS:         interceptor,
-		Passthrough: r.passthrough(),
-		Sniffers:    tcpSniff,
-		SniffersUDP: udpSniff,
-		Dissect:     pick.Stream(c.dissect),
-		DissectUDP:  pick.Datagrams(c.dissect),
-		Logger:      c.logger,
-	})
-
-	box, err := sandbox.Start(sandbox.Spec{
-		Argv: argv, Env: c.env, Root: c.root,
-		NoUser: c.namespaces&UserNamespace == 0, NoMount: noMount,
-		UTS: c.namespaces&UTSNamespace != 0, IPC: c.namespaces&IPCNamespace != 0,
-		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds: binds,
-		Prepare: func(sp *sandbox.Spec) error {
-			trustWG.Wait()
-			if trust.err != nil {
-				return fmt.Errorf("prepare TLS interception: %w", trust.err)
-			}
-			sp.Env = mergeEnv(sp.Env, trust.env)
-			sp.Binds = append(sp.Binds, trust.binds...)
-			return nil
-		},
-		Stdin: c.stdin, Stdout: stdout, Stderr: stderr,
-	})
-	if mux != nil {
-		// The box has its copies of the pipes now (or failed); ours must
-		// go, so that the copy ends when the command's last writer exits.
-		closeIfPipe(stdout, c.stdout)
-		closeIfPipe(stderr, c.stderr)
-		defer mux.Wait(drainGrace)
-	}
+	trust := ru.startTrust(auth)
+	defer trust.wait() // before the run directory is removed
+	fwd := ru.relay(resolver, auth)
+	box, err := ru.startBox(argv, binds, trust)
 	if err != nil {
 		return Status{Code: 125}, err
 	}
 	defer box.Close()
-	var capture netstack.Capture
-	if c.pcap != nil {
-		capture = c.pcap.Packet
-		if c.filter != nil {
-			gate := newPcapGate(c.filter, c.pcap.Packet, emit)
-			capture = gate.Packet
-			gateEvents = gate.Handle
-		}
-	}
 	st, err := netstack.New(netstack.Config{
-		Capture: capture,
+		Capture: ru.capture,
 		FD:      int(box.TUN.Fd()),
 		MTU:     sandbox.DefaultMTU,
 		TCP:     func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
 		UDP:     func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
 		Logger:  c.logger,
 	})
+	if err == nil {
+		defer st.Close()
+		err = box.Go()
+	}
 	if err != nil {
 		box.Signal(os.Kill)
 		box.Wait()
 		return Status{Code: 125}, err
 	}
-	defer st.Close()
-	if err := box.Go(); err != nil {
-		box.Signal(os.Kill)
-		box.Wait()
-		return Status{Code: 125}, err
+	return ru.wait(ctx, box, fwd)
+}
+
+// relay returns the run's relay: its router, resolver, TLS interceptor,
+// sniffers and dissectors.
+func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.Forwarder {
+	c := ru.cfg
+	tcpSniff, udpSniff := ru.r.sniffers()
+	return relay.New(relay.Config{
+		Router:      ru.r.router(),
+		Services:    map[route.Service]relay.Service{route.DNS: resolver},
+		Events:      ru.out.handle,
+		Name:        resolver.Name,
+		TLS:         ru.r.interceptor(auth),
+		Passthrough: ru.r.passthrough(),
+		Sniffers:    tcpSniff,
+		SniffersUDP: udpSniff,
+		Dissect:     pick.Stream(c.dissect),
+		DissectUDP:  pick.Datagrams(c.dissect),
+		Logger:      c.logger,
+	})
+}
+
+// trustJob writes the files that make the box trust the run's CA, in the
+// background while the box starts.
+type trustJob struct {
+	wg    sync.WaitGroup
+	binds []sandbox.Bind
+	env   []string
+	err   error
+}
+
+func (ru *run) startTrust(auth *tlsmitm.Authority) *trustJob {
+	t := &trustJob{}
+	t.wg.Add(1)
+	go func() {
+		defer t.wg.Done()
+		t.binds, t.env, t.err = ru.r.trustFiles(auth, ru.dir)
+	}()
+	return t
+}
+
+func (t *trustJob) wait() { t.wg.Wait() }
+
+// prepare puts the trust files in the box's spec (sandbox.Spec.Prepare).
+func (t *trustJob) prepare(sp *sandbox.Spec) error {
+	t.wg.Wait()
+	if t.err != nil {
+		return fmt.Errorf("prepare TLS interception: %w", t.err)
+	}
+	sp.Env = mergeEnv(sp.Env, t.env)
+	sp.Binds = append(sp.Binds, t.binds...)
+	return nil
+}
+
+// startBox starts the box's init; the command waits for box.Go.
+func (ru *run) startBox(argv []string, binds []sandbox.Bind, trust *trustJob) (*sandbox.Box, error) {
+	c := ru.cfg
+	box, err := sandbox.Start(sandbox.Spec{
+		Argv: argv, Env: c.env, Root: c.root,
+		NoUser: c.namespaces&UserNamespace == 0, NoMount: c.namespaces&MountNamespace == 0,
+		UTS: c.namespaces&UTSNamespace != 0, IPC: c.namespaces&IPCNamespace != 0,
+		Addr4: BoxAddr4, Addr6: BoxAddr6,
+		Binds:   binds,
+		Prepare: trust.prepare,
+		Stdin:   c.stdin, Stdout: ru.stdout, Stderr: ru.stderr,
+	})
+	if ru.mux != nil {
+		// The box has its copies of the pipes now (or failed); ours must
+		// go, so that the copy ends when the command's last writer exits.
+		closeIfPipe(ru.stdout, c.stdout)
+		closeIfPipe(ru.stderr, c.stderr)
+	}
+	return box, err
+}
+
+// wait waits for the command (and, with WithWaitAll, what it left), then
+// lets its flows drain and cuts the rest.
+func (ru *run) wait(ctx context.Context, box *sandbox.Box, fwd *relay.Forwarder) (Status, error) {
+	if ru.mux != nil {
+		defer ru.mux.Wait(drainGrace)
 	}
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
 	status, werr := box.Wait()
-	if c.waitAll {
+	if ru.cfg.waitAll {
 		box.WaitAll()
 	}
 	stop()
-
 	dctx, cancel := context.WithTimeout(context.Background(), drainGrace)
 	fwd.Drain(dctx)
 	cancel()
@@ -190,6 +247,19 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	fwd.Close(cctx)
 	cancel()
 	return status, werr
+}
+
+// makeRunDir creates the run's private directory, with a "pid" file that
+// tells a later run whether this one is still alive.
+func makeRunDir() (string, error) {
+	base := runBase()
+	clearStaleRunDirs(base)
+	dir, err := os.MkdirTemp(base, "htapod-")
+	if err != nil {
+		return "", fmt.Errorf("create run directory: %w", err)
+	}
+	os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
+	return dir, nil
 }
 
 // runBase is where the run directory goes: a memory file system when
@@ -229,11 +299,11 @@ func clearStaleRunDirs(base string) {
 	}
 }
 
-// outputs decides the command's stdout and stderr and where report lines
+// stdio decides the command's stdout and stderr and where report lines
 // go. When the report shares a non-terminal file with the command's stdout
 // or stderr, the command writes into a pipe that a lineout.Mux copies to
 // that file, so report lines fall between the command's lines.
-func (r *Runner) outputs() (stdout, stderr *os.File, report io.Writer, mux *lineout.Mux, err error) {
+func (r *Runner) stdio() (stdout, stderr *os.File, report io.Writer, mux *lineout.Mux, err error) {
 	c := &r.cfg
 	stdout, stderr, report = c.stdout, c.stderr, c.report
 	rf, ok := c.report.(*os.File)

@@ -11,6 +11,23 @@ import (
 	"github.com/htapod/htapod/internal/tlsmitm"
 )
 
+// Authority is a certificate authority that signs the certificates htapod
+// shows the command for intercepted TLS.
+type Authority = tlsmitm.Authority
+
+// LoadAuthority reads a CA the user keeps (PEM certificate and key), for
+// WithAuthority.
+func LoadAuthority(certFile, keyFile string) (*Authority, error) {
+	return tlsmitm.LoadAuthority(certFile, keyFile)
+}
+
+// CreateAuthorityFiles makes a long-lived CA for the user to keep and
+// trust: DIR/ca.pem (0444) and DIR/ca-key.pem (0400), in a directory
+// created 0700. It refuses to overwrite.
+func CreateAuthorityFiles(dir string) (certFile, keyFile string, err error) {
+	return tlsmitm.CreateAuthorityFiles(dir)
+}
+
 // authority is the run's CA (nil when not intercepting): the caller's, or
 // a fresh one.
 func (r *Runner) authority(intercept bool) (*tlsmitm.Authority, error) {
@@ -67,7 +84,7 @@ func (r *Runner) interceptor(auth *tlsmitm.Authority) *tlsmitm.Interceptor {
 	return tlsmitm.New(cfg)
 }
 
-// passthrough returns the matcher for the Passthrough patterns, or nil.
+// passthrough returns the matcher for the WithPassthrough patterns, or nil.
 func (r *Runner) passthrough() func(string) bool {
 	pats := r.cfg.passthrough
 	if len(pats) == 0 {
@@ -84,7 +101,7 @@ func (r *Runner) passthrough() func(string) bool {
 	}
 }
 
-// ValidPattern reports whether a Passthrough pattern is well formed.
+// ValidPattern reports whether a WithPassthrough pattern is well formed.
 func ValidPattern(p string) error {
 	if _, err := path.Match(p, ""); err != nil {
 		return fmt.Errorf("bad host pattern %q: %w", p, err)

@@ -70,3 +70,21 @@ func TestExampleHostMap(t *testing.T) {
 	}
 	wantFlow(t, string(res.Stderr), "tcp", []string{"10.10.10.10:25"}, "denied")
 }
+
+func TestExampleCountSink(t *testing.T) {
+	e := newEnv(t)
+	bin := lab.Example(t, "countsink")
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	res := e.Run(ctx, lab.RunOptions{}, bin, "--", "curl", "-sS", "-o", "/dev/null", "-o", "/dev/null", "-o", "/dev/null",
+		"http://www.lab.test/bytes?n=10", "http://www.lab.test/bytes?n=20", "http://api.lab.test/")
+	if res.ExitCode != 0 {
+		t.Fatalf("countsink -- curl: %v", res)
+	}
+	// The sink's Close printed its counts when the run ended.
+	for _, want := range []string{`(?m)^www\.lab\.test\s+2 requests$`, `(?m)^api\.lab\.test\s+1 requests$`} {
+		if !regexp.MustCompile(want).Match(res.Stderr) {
+			t.Errorf("countsink printed no line matching %s:\n%s", want, res.Stderr)
+		}
+	}
+}

@@ -38,7 +38,7 @@ func demo(w io.Writer) int {
 	fmt.Fprintf(w, "htapod demo: a web server listens on the host's 127.0.0.1:%d.\n", port)
 	fmt.Fprintf(w, "In htapod's box, %s (%s) is mapped to the host's loopback.\n", demoAddr, htapod.HostName)
 	fmt.Fprintf(w, "Running:  htapod --map-host %s -- %s\n\n", demoAddr, strings.Join(client, " "))
-	r := htapod.New(htapod.MapHost(demoAddr), htapod.WithReport(w))
+	r := htapod.New(htapod.WithHostMap(demoAddr), htapod.WithReport(w))
 	status, err := r.Run(context.Background(), client...)
 	if err != nil {
 		reportFailure(err)

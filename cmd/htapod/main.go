@@ -4,10 +4,8 @@
 package main
 
 import (
-	"context"
 	"errors"
 	"fmt"
-	"io"
 	"net/netip"
 	"os"
 	"strings"
@@ -17,9 +15,6 @@ import (
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/filter"
 	"github.com/htapod/htapod/route"
-	"github.com/htapod/htapod/sink/har"
-	"github.com/htapod/htapod/sink/pcapng"
-	"github.com/htapod/htapod/sink/summary"
 	"github.com/htapod/htapod/sink/text"
 )
 
@@ -52,8 +47,9 @@ Examples:
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
--o FILE); the exit status is the command's (128+N when signal N killed it,
-125 when htapod itself failed).
+-o FILE); the exit status is the command's (128+N when signal N killed it),
+or 125 when htapod itself failed or when the command succeeded but an output
+(report file, JSON, HAR, pcapng) could not be completed, a full disk say.
 
 Flags:
 `
@@ -92,39 +88,8 @@ type options struct {
 }
 
 func run(args []string) int {
-	fs := flag.NewFlagSet("htapod", flag.ContinueOnError)
-	fs.SetInterspersed(false) // the first non-flag word starts the command
 	var o options
-	fs.StringVarP(&o.output, "output", "o", "", "write the report to `FILE` instead of stderr")
-	fs.StringArrayVar(&o.mapHost, "map-host", nil, "make inner `ADDR` reach the host's loopback (and "+htapod.HostName+" resolve to it)")
-	fs.StringArrayVar(&o.maps, "map", nil, "rewrite a destination: `FROM=TO`, each an IP or IP:PORT")
-	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show every flow and TLS details")
-	fs.BoolVarP(&o.headers, "headers", "H", false, "show HTTP headers")
-	fs.BoolVarP(&o.bodies, "bodies", "b", false, "show HTTP bodies (decoded) and WebSocket text")
-	fs.StringVar(&o.color, "color", "auto", "colour the report: auto, always or never")
-	fs.BoolVar(&o.json, "json", false, "write the report as JSON lines (one object per event, see docs/json.md)")
-	fs.StringVar(&o.har, "har", "", "write the HTTP exchanges to HAR `FILE` (opens in browser dev tools)")
-	fs.StringVar(&o.filter, "filter", "", "keep only what matches `EXPR` ('~d api.example.com & ~m POST & !~c 2..')")
-	fs.StringVar(&o.grep, "grep", "", "keep only exchanges whose URL, headers, bodies… match `REGEX` (highlighted)")
-	fs.StringVar(&o.pcap, "pcap", "", "write the packets to pcapng `FILE`, TLS secrets included")
-	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
-	fs.StringVar(&o.summary, "summary", "auto", "at exit, a table of the hosts contacted: auto (on a terminal, after more than 5 flows), always or never")
-	fs.Lookup("summary").NoOptDefVal = "always"
-	fs.BoolVar(&o.waitAll, "wait-all", false, "after the command exits, keep going until every process it left in the box has exited")
-	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
-	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
-	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
-	fs.BoolVarP(&o.insecure, "insecure", "k", false, "do not verify real servers' certificates")
-	fs.StringVar(&o.keylog, "keylog", "", "append TLS secrets of both legs to `FILE` (NSS key log, for Wireshark)")
-	fs.StringArrayVar(&o.passthrough, "passthrough", nil, "relay TLS to hosts matching `GLOB` untouched (e.g. '*.pinned.test')")
-	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
-	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
-	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
-	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
-	fs.Usage = func() {
-		fmt.Fprint(os.Stderr, usage)
-		fs.PrintDefaults()
-	}
+	fs := o.flagSet()
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
@@ -137,19 +102,9 @@ func run(args []string) int {
 		return 0
 	}
 	argv := fs.Args()
-	dashdash := fs.ArgsLenAtDash() == 0
-	if len(argv) > 0 && !dashdash {
-		switch argv[0] {
-		case "doctor":
-			return doctor(os.Stdout)
-		case "demo":
-			return demo(os.Stderr)
-		case "ca":
-			return caCommand(argv[1:])
-		case fetchCmd:
-			if len(argv) == 2 {
-				return fetch(argv[1])
-			}
+	if len(argv) > 0 && fs.ArgsLenAtDash() != 0 {
+		if code, ok := subcommand(argv); ok {
+			return code
 		}
 	}
 	if len(argv) == 0 {
@@ -164,75 +119,62 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
 		return 2
 	}
-	var reportOut io.Writer = os.Stderr
-	if o.output != "" {
-		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "htapod: cannot write the report: %v\n", err)
-			return 125
+	return o.runCommand(opts, argv)
+}
+
+// subcommand runs argv when its first word names one of htapod's own
+// commands.
+func subcommand(argv []string) (code int, ok bool) {
+	switch argv[0] {
+	case "doctor":
+		return doctor(os.Stdout), true
+	case "demo":
+		return demo(os.Stderr), true
+	case "ca":
+		return caCommand(argv[1:]), true
+	case fetchCmd:
+		if len(argv) == 2 {
+			return fetch(argv[1]), true
 		}
-		defer f.Close()
-		tw := newTimedWriter(f)
-		defer tw.Close() // runs before f.Close
-		reportOut = tw
 	}
-	if o.json {
-		opts = append(opts, htapod.WithReport(nil), htapod.WithJSON(reportOut))
-	} else if o.output != "" {
-		opts = append(opts, htapod.WithReport(reportOut))
+	return 0, false
+}
+
+// flagSet defines htapod's flags into o.
+func (o *options) flagSet() *flag.FlagSet {
+	fs := flag.NewFlagSet("htapod", flag.ContinueOnError)
+	fs.SetInterspersed(false) // the first non-flag word starts the command
+	fs.StringVarP(&o.output, "output", "o", "", "write the report to `FILE` instead of stderr")
+	fs.StringArrayVar(&o.mapHost, "map-host", nil, "make inner `ADDR` reach the host's loopback (and "+htapod.HostName+" resolve to it)")
+	fs.StringArrayVar(&o.maps, "map", nil, "rewrite a destination: `FROM=TO`, each an IP or IP:PORT")
+	fs.BoolVarP(&o.verbose, "verbose", "v", false, "show every flow and TLS details")
+	fs.BoolVarP(&o.headers, "headers", "H", false, "show HTTP headers")
+	fs.BoolVarP(&o.bodies, "bodies", "b", false, "show HTTP bodies (decoded) and WebSocket text")
+	fs.StringVar(&o.color, "color", "auto", "colour the report `WHEN`: auto, always or never")
+	fs.BoolVar(&o.json, "json", false, "write the report as JSON lines (one object per event, see docs/json.md)")
+	fs.StringVar(&o.har, "har", "", "write the HTTP exchanges to HAR `FILE` (opens in browser dev tools)")
+	fs.StringVar(&o.filter, "filter", "", "keep only what matches `EXPR` ('~d api.example.com & ~m POST & !~c 2..')")
+	fs.StringVar(&o.grep, "grep", "", "keep only exchanges whose URL, headers, bodies… match `REGEX` (highlighted)")
+	fs.StringVar(&o.pcap, "pcap", "", "write the packets to pcapng `FILE`, TLS secrets included")
+	fs.IntVar(&o.snapLen, "snaplen", 0, "with --pcap, keep at most `N` bytes of each packet (0: all)")
+	fs.StringVar(&o.summary, "summary", "auto", "at exit, a table of the hosts contacted, `WHEN`: auto (on a terminal, after more than 5 flows), always or never")
+	fs.Lookup("summary").NoOptDefVal = "always"
+	fs.BoolVar(&o.waitAll, "wait-all", false, "after the command exits, keep going until every process it left in the box has exited")
+	fs.BoolVar(&o.root, "root", false, "run the command as uid 0 inside the box")
+	fs.BoolVar(&o.noIntercept, "no-intercept", false, "relay TLS untouched (report SNI and bytes only)")
+	fs.StringArrayVar(&o.upstreamCA, "upstream-ca", nil, "also trust the CA certificates in PEM `FILE` for real servers")
+	fs.BoolVarP(&o.insecure, "insecure", "k", false, "do not verify real servers' certificates")
+	fs.StringVar(&o.keylog, "keylog", "", "append TLS secrets of both legs to `FILE` (NSS key log, for Wireshark)")
+	fs.StringArrayVar(&o.passthrough, "passthrough", nil, "relay TLS to hosts matching `GLOB` untouched (e.g. '*.pinned.test')")
+	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
+	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
+	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
+	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
+	fs.Usage = func() {
+		fmt.Fprint(os.Stderr, usage)
+		fmt.Fprint(os.Stderr, flagUsages(fs))
 	}
-	if o.har != "" {
-		w, err := har.New(o.har)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "htapod: cannot write the HAR file: %v\n", err)
-			return 125
-		}
-		stop := flushEvery(w.Flush)
-		defer func() {
-			stop()
-			if err := w.Close(); err != nil {
-				fmt.Fprintf(os.Stderr, "htapod: HAR %s: %v\n", o.har, err)
-			}
-		}()
-		opts = append(opts, htapod.WithHAR(w))
-	}
-	opts = append(opts, htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers,
-		Bodies: o.bodies, Color: o.useColor()}))
-	if o.keylog != "" {
-		f, err := os.OpenFile(o.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "htapod: cannot write the key log: %v\n", err)
-			return 125
-		}
-		defer f.Close()
-		opts = append(opts, htapod.KeyLog(f))
-	}
-	if o.pcap != "" {
-		p, err := pcapng.Create(o.pcap, o.snapLen, "htapod")
-		if err != nil {
-			fmt.Fprintf(os.Stderr, "htapod: cannot write the capture: %v\n", err)
-			return 125
-		}
-		defer func() {
-			if err := p.Close(); err != nil {
-				fmt.Fprintf(os.Stderr, "htapod: capture %s: %v\n", o.pcap, err)
-			}
-		}()
-		opts = append(opts, htapod.WithPcap(p))
-	}
-	servePprof()
-	opts = append(opts, htapod.WithEnv(stripPprofEnv(os.Environ())))
-	sum := summary.New()
-	opts = append(opts, htapod.OnEvent(sum.Handle))
-	status, err := htapod.New(opts...).Run(context.Background(), argv...)
-	if err != nil {
-		reportFailure(err)
-		return 125
-	}
-	if !o.json && o.wantSummary(sum.Flows()) {
-		sum.Write(reportOut)
-	}
-	return status.Code
+	return fs
 }
 
 // wantSummary decides whether the exit summary is printed.
@@ -243,7 +185,7 @@ func (o *options) wantSummary(flows int) bool {
 	case "never":
 		return false
 	}
-	return flows > 5 && o.output == "" && htapod.IsTerminal(os.Stderr)
+	return flows > 5 && o.output == "" && isTerminal(os.Stderr)
 }
 
 // useColor decides colours: on a terminal unless NO_COLOR is set.
@@ -257,14 +199,15 @@ func (o *options) useColor() bool {
 	if o.output != "" || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
-	return htapod.IsTerminal(os.Stderr)
+	return isTerminal(os.Stderr)
 }
 
-// libOptions turns the flags into library options; the report file is
-// opened by the caller.
+// libOptions turns the flags into library options; the output files are
+// opened by openOutputs.
 func (o *options) libOptions() ([]htapod.Option, error) {
-	opts := []htapod.Option{htapod.WithReport(os.Stderr), htapod.AsRoot(o.root), htapod.WaitAll(o.waitAll),
-		htapod.InterceptTLS(!o.noIntercept), htapod.InsecureUpstream(o.insecure), htapod.BodyLimit(o.bodyLimit)}
+	opts := []htapod.Option{htapod.WithRoot(o.root), htapod.WithWaitAll(o.waitAll),
+		htapod.WithInterception(!o.noIntercept), htapod.WithInsecureUpstream(o.insecure), htapod.WithBodyLimit(o.bodyLimit),
+		htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers, Bodies: o.bodies, Color: o.useColor()})}
 	if o.insecure && !o.noIntercept {
 		fmt.Fprintln(os.Stderr, "htapod: warning: --insecure: real servers' certificates are not verified")
 	}
@@ -273,7 +216,7 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--upstream-ca: %v", err)
 		}
-		opts = append(opts, htapod.TrustUpstream(certs...))
+		opts = append(opts, htapod.WithUpstreamCAs(certs...))
 	}
 	var filters []*filter.Filter
 	if o.filter != "" {
@@ -298,7 +241,7 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 			return nil, fmt.Errorf("--passthrough: %v", err)
 		}
 	}
-	opts = append(opts, htapod.Passthrough(o.passthrough...))
+	opts = append(opts, htapod.WithPassthrough(o.passthrough...))
 	if (o.caCert == "") != (o.caKey == "") {
 		return nil, fmt.Errorf("--ca-cert and --ca-key go together")
 	}
@@ -314,14 +257,14 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		if err != nil {
 			return nil, fmt.Errorf("--map-host %q: not an IP address", s)
 		}
-		opts = append(opts, htapod.MapHost(a))
+		opts = append(opts, htapod.WithHostMap(a))
 	}
 	for _, s := range o.maps {
 		rule, err := parseMap(s)
 		if err != nil {
 			return nil, err
 		}
-		opts = append(opts, htapod.Map(rule))
+		opts = append(opts, htapod.WithMapping(rule))
 	}
 	return opts, nil
 }

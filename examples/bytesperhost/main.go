@@ -61,7 +61,7 @@ func main() {
 		os.Exit(2)
 	}
 	c := &counter{bytes: map[string][2]int64{}}
-	r := htapod.New(htapod.WithTCP(c, nil))
+	r := htapod.New(htapod.WithTCPSniffer(c))
 	status, err := r.Run(context.Background(), args...)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bytesperhost:", err)

@@ -29,9 +29,8 @@ func main() {
 	loopback := netip.MustParseAddr("127.0.0.1")
 	r := htapod.New(
 		htapod.WithNamespaces(htapod.AllNamespaces),
-		htapod.WithTCP(nil, route.MatchAddress(alias, loopback,
+		htapod.WithTCPRouter(route.MatchAddress(alias, loopback,
 			route.ByPort(route.ForwardWithTLS).Plain(80).Deny(25))),
-		htapod.VerifyUpstream(true),
 		htapod.WithReport(os.Stderr),
 	)
 	status, err := r.Run(context.Background(), args...)

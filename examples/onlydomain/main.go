@@ -25,8 +25,8 @@ func main() {
 	// address the command never looked up has no name and is denied.
 	allow := route.AllowNames([]string{domain, "." + domain}, nil)
 	r := htapod.New(
-		htapod.WithTCP(nil, allow),
-		htapod.WithUDP(nil, allow),
+		htapod.WithTCPRouter(allow),
+		htapod.WithUDPRouter(allow),
 		htapod.WithReport(os.Stderr),
 	)
 	status, err := r.Run(context.Background(), argv...)

@@ -35,8 +35,10 @@ import (
 	"os"
 	"path/filepath"
 	"sync"
+	"time"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/sink"
 )
 
 // Version is written as log.creator.version. main sets it (or the linker,
@@ -80,6 +82,18 @@ func New(path string) (*Writer, error) {
 	}
 	return &Writer{path: path, spill: spill, buf: bufio.NewWriterSize(spill, 64<<10), flushed: -1}, nil
 }
+
+var _ sink.Sink = (*Writer)(nil)
+
+// flushEvery bounds what a killed htapod loses from its HAR file; Flush
+// rewrites the whole file, so it is not done more often.
+const flushEvery = 2 * time.Second
+
+// FlushInterval implements sink.Paced: two seconds.
+func (w *Writer) FlushInterval() time.Duration { return flushEvery }
+
+// Path is the HAR file's path.
+func (w *Writer) Path() string { return w.path }
 
 // Handle adds the exchange of a done HTTP event (event.PhaseDone) to the
 // HAR. Other events, and events after Close, are ignored. Write errors are

@@ -18,6 +18,7 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/sink"
 )
 
 // Version is the schema version written as "v" in every object.
@@ -30,7 +31,9 @@ const TimeFormat = "2006-01-02T15:04:05.000000000Z07:00"
 // Sink writes one line per event to an io.Writer. Each line goes out in a
 // single Write, so that lines from concurrent Handle calls never mix and a
 // run that is killed leaves whole lines (but for the last Write, which the
-// kernel may have cut). It is safe for concurrent use.
+// kernel may have cut). It is safe for concurrent use. It is a sink.Sink:
+// a buffered writer (a *bufio.Writer) is flushed by Flush and Close, which
+// a run calls on its clock and at its end.
 type Sink struct {
 	// now stamps events that carry no time of their own (types this
 	// package does not know).
@@ -42,11 +45,12 @@ type Sink struct {
 	closed bool
 }
 
-// flusher is a buffered writer (a *bufio.Writer): the sink flushes it
-// after each line so that a line is never held back in a buffer.
+// flusher is a buffered writer (a *bufio.Writer), flushed by Flush.
 type flusher interface {
 	Flush() error
 }
+
+var _ sink.Sink = (*Sink)(nil)
 
 // New returns a Sink that writes to w. The Sink does not own w: Close does
 // not close it.
@@ -69,22 +73,35 @@ func (s *Sink) Handle(e event.Event) {
 	}
 	if _, err := s.w.Write(line); err != nil {
 		s.err = fmt.Errorf("write event: %w", err)
-		return
-	}
-	if f, ok := s.w.(flusher); ok {
-		if err := f.Flush(); err != nil {
-			s.err = fmt.Errorf("flush event: %w", err)
-		}
 	}
 }
 
-// Close stops the sink: later events are dropped. It returns the first
-// error of a write, if any. Close may be called more than once.
+// Flush flushes the writer when it is buffered, and returns the first
+// error of a write, if any.
+func (s *Sink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.flush()
+}
+
+func (s *Sink) flush() error {
+	if f, ok := s.w.(flusher); ok && s.err == nil && !s.closed {
+		if err := f.Flush(); err != nil {
+			s.err = fmt.Errorf("flush events: %w", err)
+		}
+	}
+	return s.err
+}
+
+// Close flushes and stops the sink: later events are dropped. It returns
+// the first error of a write, if any. Close may be called more than once.
+// It does not close the writer.
 func (s *Sink) Close() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	err := s.flush()
 	s.closed = true
-	return s.err
+	return err
 }
 
 // Marshal returns the JSON line for e, newline included. now stamps events

@@ -169,8 +169,11 @@ func TestFlushesBufferedWriter(t *testing.T) {
 	bw := bufio.NewWriterSize(&out, 64<<10)
 	s := New(bw)
 	s.Handle(samples[0].e)
-	if out.Len() == 0 || bw.Buffered() != 0 {
-		t.Errorf("after Handle, %d bytes out and %d buffered; want the line flushed", out.Len(), bw.Buffered())
+	if out.Len() != 0 {
+		t.Errorf("after Handle, %d bytes out; want the line buffered until Flush", out.Len())
+	}
+	if err := s.Flush(); err != nil || out.Len() == 0 || bw.Buffered() != 0 {
+		t.Errorf("after Flush (%v), %d bytes out and %d buffered; want the line flushed", err, out.Len(), bw.Buffered())
 	}
 }
 

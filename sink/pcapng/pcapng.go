@@ -14,23 +14,29 @@ import (
 	"github.com/gopacket/gopacket"
 	"github.com/gopacket/gopacket/layers"
 	"github.com/gopacket/gopacket/pcapgo"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/sink"
 )
 
 // flushEvery bounds what a killed run can lose: the file always ends at a
-// block boundary, at most this long ago.
+// block boundary, at most this long ago (see FlushInterval).
 const flushEvery = time.Second
 
 // Writer writes one pcapng file. Its methods are safe for concurrent use;
-// blocks are written in the order the calls take the lock.
+// blocks are written in the order the calls take the lock. It is the
+// sink.Sink of an unfiltered run (a filtered run wraps it in a Gate): the
+// run flushes it on its clock and closes it at the end.
 type Writer struct {
 	mu     sync.Mutex
 	f      *os.File
 	w      *pcapgo.NgWriter
 	snap   int
 	closed bool
-	stop   chan struct{}
 	err    error
 }
+
+var _ sink.Sink = (*Writer)(nil)
 
 // Create creates (truncates) path and writes the section header and the
 // interface: raw IP packets (LINKTYPE_RAW) on "htapod0", nanosecond
@@ -54,9 +60,7 @@ func Create(path string, snapLen int, application string) (*Writer, error) {
 		f.Close()
 		return nil, fmt.Errorf("write pcapng header: %w", err)
 	}
-	pw := &Writer{f: f, w: w, snap: snapLen, stop: make(chan struct{})}
-	go pw.flusher()
-	return pw, nil
+	return &Writer{f: f, w: w, snap: snapLen}, nil
 }
 
 // Packet writes one IP packet.
@@ -95,22 +99,26 @@ func (p *Writer) Write(line []byte) (int, error) {
 
 var _ io.Writer = (*Writer)(nil)
 
-func (p *Writer) flusher() {
-	t := time.NewTicker(flushEvery)
-	defer t.Stop()
-	for {
-		select {
-		case <-t.C:
-			p.mu.Lock()
-			if !p.closed && p.err == nil {
-				p.err = p.w.Flush()
-			}
-			p.mu.Unlock()
-		case <-p.stop:
-			return
-		}
+// Path is the file's path.
+func (p *Writer) Path() string { return p.f.Name() }
+
+// Handle does nothing: the capture is made of packets (Packet) and
+// secrets (Write), not events.
+func (p *Writer) Handle(event.Event) {}
+
+// Flush writes the buffered blocks to the file, which then ends at a
+// block boundary. It returns the first error the file had.
+func (p *Writer) Flush() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.closed && p.err == nil {
+		p.err = p.w.Flush()
 	}
+	return p.err
 }
+
+// FlushInterval implements sink.Paced: a second.
+func (p *Writer) FlushInterval() time.Duration { return flushEvery }
 
 // Close flushes and closes the file. It returns the first error the file
 // had. It is idempotent.
@@ -121,7 +129,6 @@ func (p *Writer) Close() error {
 		return p.err
 	}
 	p.closed = true
-	close(p.stop)
 	if p.err == nil {
 		p.err = p.w.Flush()
 	}

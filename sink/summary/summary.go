@@ -13,6 +13,7 @@ import (
 	"sync"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/sink"
 	"github.com/htapod/htapod/sink/text"
 )
 
@@ -40,6 +41,15 @@ type Summary struct {
 
 // New returns an empty Summary.
 func New() *Summary { return &Summary{hosts: map[string]*host{}, rowOf: map[uint64]string{}} }
+
+var _ sink.Sink = (*Summary)(nil)
+
+// Flush does nothing: the table is written by Write, at the end.
+func (s *Summary) Flush() error { return nil }
+
+// Close does nothing: the table is written by Write, when the caller
+// decides to show it.
+func (s *Summary) Close() error { return nil }
 
 // Flows is how many flows ended so far.
 func (s *Summary) Flows() int {

@@ -16,16 +16,10 @@ const midWidth = 62
 // then).
 func (s *Sink) http(h *event.HTTP) string {
 	var b strings.Builder
-	x := exchange{h.FlowID, h.Seq}
 	switch h.Phase {
 	case event.PhaseRequest:
-		s.heads[x] = true
 		s.writeHead(&b, h)
 	case event.PhaseDone:
-		if !s.heads[x] {
-			s.writeHead(&b, h)
-		}
-		delete(s.heads, x)
 		if s.opts.Bodies && h.ReqBody.Size > 0 {
 			b.WriteString("       " + s.paint(dim, "request body:") + "\n")
 			s.writeBody(&b, &h.ReqBody)

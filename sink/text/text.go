@@ -13,6 +13,7 @@ import (
 
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/filter"
+	"github.com/htapod/htapod/sink"
 )
 
 // Options say how much the sink shows.
@@ -32,30 +33,27 @@ type Options struct {
 	Highlight func(string) []filter.Span
 }
 
-// Sink writes event lines to W. It is safe for concurrent use.
+// Sink writes event lines to W. It is safe for concurrent use. It is a
+// sink.Sink: Flush flushes W when W has a Flush method (a *bufio.Writer),
+// and Close returns the first write error.
 type Sink struct {
 	opts Options
 	mu   sync.Mutex
 	w    io.Writer
+	err  error // first write error
 	// shown holds flows whose content (HTTP, WebSocket, DNS) had lines of
 	// its own: their flow line is only shown when Verbose.
 	shown map[uint64]bool
-	// heads holds exchanges whose request line was written; one whose head
-	// was held back (by a filter) gets it written with its done event.
-	heads map[exchange]bool
 }
 
-type exchange struct {
-	flow uint64
-	seq  uint32
-}
+var _ sink.Sink = (*Sink)(nil)
 
 // New returns a Sink that writes to w with default options.
 func New(w io.Writer) *Sink { return NewWithOptions(w, Options{}) }
 
 // NewWithOptions returns a Sink that writes to w.
 func NewWithOptions(w io.Writer, opts Options) *Sink {
-	return &Sink{w: w, opts: opts, shown: map[uint64]bool{}, heads: map[exchange]bool{}}
+	return &Sink{w: w, opts: opts, shown: map[uint64]bool{}}
 }
 
 // Handle renders one event. Events it does not know are skipped.
@@ -63,11 +61,30 @@ func (s *Sink) Handle(e event.Event) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	text := s.render(e)
-	if text == "" {
+	if text == "" || s.err != nil {
 		return
 	}
-	io.WriteString(s.w, text)
+	if _, err := io.WriteString(s.w, text); err != nil {
+		s.err = fmt.Errorf("write report: %w", err)
+	}
 }
+
+// Flush flushes W when it has a Flush method, and returns the first
+// error the report had.
+func (s *Sink) Flush() error {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if f, ok := s.w.(interface{ Flush() error }); ok && s.err == nil {
+		if err := f.Flush(); err != nil {
+			s.err = fmt.Errorf("write report: %w", err)
+		}
+	}
+	return s.err
+}
+
+// Close flushes W and returns the first error the report had. It does
+// not close W.
+func (s *Sink) Close() error { return s.Flush() }
 
 // render returns the lines for e, each ending in a newline, or "".
 func (s *Sink) render(e event.Event) string {
@@ -78,11 +95,6 @@ func (s *Sink) render(e event.Event) string {
 		normal := e.End == event.Closed || e.End == event.Idle
 		hide := s.shown[e.ID] && normal && !s.opts.Verbose
 		delete(s.shown, e.ID)
-		for x := range s.heads {
-			if x.flow == e.ID {
-				delete(s.heads, x)
-			}
-		}
 		if hide {
 			return ""
 		}

@@ -1,4 +1,4 @@
-package htapod
+package pcapng
 
 import (
 	"fmt"
@@ -7,17 +7,19 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/event"
-	"github.com/htapod/htapod/filter"
+	"github.com/htapod/htapod/sink"
 )
 
-// pcapGate applies a filter to a packet capture by flow: the packets of a
-// flow are held until one of its events matches (then they are written,
-// and the flow's later packets go straight through) or the flow ends
-// without a match (then they are dropped). Packets that belong to no flow
-// (ICMP, htapod's own DNS) are dropped while a filter is set.
-type pcapGate struct {
+// Gate is the capture of a filtered run: a Writer that keeps whole flows.
+// The packets of a flow are held until one of its events is selected by
+// the run's filter (then they are written, and the flow's later packets go
+// straight through) or the flow ends with none selected (then they are
+// dropped). Packets that belong to no flow (ICMP, htapod's own DNS) are
+// left out. A Gate is a sink.Gated: the run tells it every event and
+// whether the filter selected it.
+type Gate struct {
+	w      *Writer
 	write  func(fromBox bool, ts time.Time, pkt []byte)
-	filter *filter.Filter
 	notify func(event.Event)
 
 	mu     sync.Mutex
@@ -53,13 +55,37 @@ const (
 	gateLinger   = 10 * time.Second // decided flows' late packets (FIN, ACK)
 )
 
-func newPcapGate(f *filter.Filter, write func(bool, time.Time, []byte), notify func(event.Event)) *pcapGate {
-	return &pcapGate{write: write, filter: f, notify: notify,
+var _ sink.Gated = (*Gate)(nil)
+
+// NewGate returns a Gate that writes the packets of selected flows to w.
+// notify receives a notice when a flow was selected after its first
+// packets overflowed what a Gate holds; it may be nil.
+func NewGate(w *Writer, notify func(event.Event)) *Gate {
+	return newGate(w.Packet, notify, w)
+}
+
+func newGate(write func(bool, time.Time, []byte), notify func(event.Event), w *Writer) *Gate {
+	if notify == nil {
+		notify = func(event.Event) {}
+	}
+	return &Gate{w: w, write: write, notify: notify,
 		flows: map[gateKey]*gateFlow{}, byID: map[uint64]*gateFlow{}}
 }
 
+// Handle does nothing: a Gate learns events from HandleSelected.
+func (g *Gate) Handle(event.Event) {}
+
+// Flush flushes the Writer.
+func (g *Gate) Flush() error { return g.w.Flush() }
+
+// Close closes the Writer.
+func (g *Gate) Close() error { return g.w.Close() }
+
+// FlushInterval implements sink.Paced.
+func (g *Gate) FlushInterval() time.Duration { return g.w.FlushInterval() }
+
 // Packet takes one captured packet (netstack.Capture).
-func (g *pcapGate) Packet(fromBox bool, ts time.Time, pkt []byte) {
+func (g *Gate) Packet(fromBox bool, ts time.Time, pkt []byte) {
 	k, ok := packetKey(fromBox, pkt)
 	if !ok {
 		return
@@ -82,14 +108,14 @@ func (g *pcapGate) Packet(fromBox bool, ts time.Time, pkt []byte) {
 	}
 }
 
-// Handle takes one event: matching events decide their flow.
-func (g *pcapGate) Handle(e event.Event) {
+// HandleSelected takes one event: selected events decide their flow.
+func (g *Gate) HandleSelected(e event.Event, selected bool) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	switch e := e.(type) {
 	case *event.FlowOpen:
 		g.byID[e.ID] = g.flow(flowKey(e.Proto, e.Src, e.Dst))
-		if g.filter.Match(e) {
+		if selected {
 			g.keep(g.byID[e.ID], e.ID)
 		}
 	case *event.Flow:
@@ -98,7 +124,7 @@ func (g *pcapGate) Handle(e event.Event) {
 			fl = g.flow(flowKey(e.Proto, e.Src, e.Dst))
 		}
 		delete(g.byID, e.ID)
-		if g.filter.Match(e) {
+		if selected {
 			g.keep(fl, e.ID)
 		}
 		if !fl.keep {
@@ -110,14 +136,14 @@ func (g *pcapGate) Handle(e event.Event) {
 		g.sweep()
 	default:
 		id := event.FlowOf(e)
-		if fl := g.byID[id]; fl != nil && !fl.keep && g.filter.Match(e) {
+		if fl := g.byID[id]; fl != nil && !fl.keep && selected {
 			g.keep(fl, id)
 		}
 	}
 }
 
 // keep decides fl for the capture and writes what it held.
-func (g *pcapGate) keep(fl *gateFlow, id uint64) {
+func (g *Gate) keep(fl *gateFlow, id uint64) {
 	if fl.keep {
 		return
 	}
@@ -133,7 +159,7 @@ func (g *pcapGate) keep(fl *gateFlow, id uint64) {
 	}
 }
 
-func (g *pcapGate) flow(k gateKey) *gateFlow {
+func (g *Gate) flow(k gateKey) *gateFlow {
 	fl := g.flows[k]
 	if fl == nil || (!fl.ended.IsZero() && time.Since(fl.ended) > gateLinger) {
 		fl = &gateFlow{}
@@ -143,7 +169,7 @@ func (g *pcapGate) flow(k gateKey) *gateFlow {
 }
 
 // sweep forgets flows that ended long enough ago, now and then.
-func (g *pcapGate) sweep() {
+func (g *Gate) sweep() {
 	g.sweeps++
 	if g.sweeps%256 != 0 {
 		return

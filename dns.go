@@ -14,7 +14,6 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/dns"
 	"github.com/htapod/htapod/internal/sandbox"
-	"github.com/htapod/htapod/route"
 )
 
 // hostResolvConf is where the host's resolver configuration is read from.
@@ -43,20 +42,6 @@ func (r *Runner) resolver(runDir string, emit event.Handler) (*dns.Resolver, []s
 		return nil, nil, err
 	}
 	return res, []sandbox.Bind{{Src: path, Dst: hostResolvConf, Required: true}}, nil
-}
-
-// router is the run's routing chain: the resolver's addresses, then the
-// user's mappings, then straight to the destination.
-func (r *Runner) router() route.Router {
-	rules := append([]route.Rule(nil), r.cfg.rules...)
-	for _, a := range r.cfg.hostMaps {
-		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
-		if a.Is6() {
-			lo = netip.IPv6Loopback()
-		}
-		rules = append(rules, route.Rule{From: netip.AddrPortFrom(a, 0), To: netip.AddrPortFrom(lo, 0)})
-	}
-	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, route.Map(rules, r.userRouter()))
 }
 
 func upstreams(c *mdns.ClientConfig) []string {

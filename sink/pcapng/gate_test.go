@@ -1,4 +1,4 @@
-package htapod
+package pcapng
 
 import (
 	"encoding/binary"
@@ -30,29 +30,30 @@ func TestPcapGate(t *testing.T) {
 		t.Fatal(err)
 	}
 	var written []gateKey
-	g := newPcapGate(f, func(fromBox bool, _ time.Time, p []byte) {
+	g := newGate(func(fromBox bool, _ time.Time, p []byte) {
 		k, _ := packetKey(fromBox, p)
 		written = append(written, k)
-	}, func(event.Event) {})
+	}, nil, nil)
+	handle := func(e event.Event) { g.HandleSelected(e, f.Match(e)) }
 	now := time.Now()
 	// Flow 1 matches at its request, after two packets were held.
 	g.Packet(true, now, tcpPacket(box, www))
 	g.Packet(false, now, tcpPacket(www, box))
-	g.Handle(&event.FlowOpen{ID: 1, Proto: event.TCP, Src: box, Dst: www})
+	handle(&event.FlowOpen{ID: 1, Proto: event.TCP, Src: box, Dst: www})
 	// Flow 2 never matches.
 	g.Packet(true, now, tcpPacket(box2, www))
-	g.Handle(&event.FlowOpen{ID: 2, Proto: event.TCP, Src: box2, Dst: www})
+	handle(&event.FlowOpen{ID: 2, Proto: event.TCP, Src: box2, Dst: www})
 	if len(written) != 0 {
 		t.Fatalf("gate wrote %d packets before any match; want 0", len(written))
 	}
-	g.Handle(&event.HTTP{FlowID: 1, Phase: event.PhaseRequest, Scheme: "http", Authority: "www", Path: "/index.html"})
-	g.Handle(&event.HTTP{FlowID: 2, Phase: event.PhaseRequest, Scheme: "http", Authority: "www", Path: "/other"})
+	handle(&event.HTTP{FlowID: 1, Phase: event.PhaseRequest, Scheme: "http", Authority: "www", Path: "/index.html"})
+	handle(&event.HTTP{FlowID: 2, Phase: event.PhaseRequest, Scheme: "http", Authority: "www", Path: "/other"})
 	if len(written) != 2 {
 		t.Fatalf("after flow 1 matched, gate wrote %d packets; want its 2 held ones", len(written))
 	}
 	g.Packet(true, now, tcpPacket(box, www))  // kept flow: straight through
 	g.Packet(true, now, tcpPacket(box2, www)) // undecided: held
-	g.Handle(&event.Flow{ID: 2, Proto: event.TCP, Src: box2, Dst: www, End: event.Closed})
+	handle(&event.Flow{ID: 2, Proto: event.TCP, Src: box2, Dst: www, End: event.Closed})
 	g.Packet(false, now, tcpPacket(www, box2)) // ended, dropped: late packets too
 	want := gateKey{6, box, www}
 	if len(written) != 3 {

@@ -1,0 +1,141 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+
+	"golang.org/x/sys/unix"
+
+	"github.com/htapod/htapod"
+	"github.com/htapod/htapod/sink/har"
+	"github.com/htapod/htapod/sink/pcapng"
+	"github.com/htapod/htapod/sink/summary"
+)
+
+// files are the output files htapod opened for a run: the library flushes
+// and closes its sinks; the files themselves are closed here, after Run.
+type files struct {
+	report  io.Writer     // where report (or JSON) lines and the summary go
+	buf     *bufio.Writer // report's buffer when it is a file
+	closers []io.Closer
+}
+
+// openOutputs opens the files the flags name and returns the options
+// that attach them.
+func (o *options) openOutputs() ([]htapod.Option, *files, error) {
+	fl := &files{report: os.Stderr}
+	var opts []htapod.Option
+	if o.output != "" {
+		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
+		if err != nil {
+			return nil, fl, fmt.Errorf("cannot write the report: %w", err)
+		}
+		fl.closers = append(fl.closers, f)
+		// The run flushes the buffer on its clock: a busy run costs one
+		// write call per flush, not one per line.
+		fl.buf = bufio.NewWriterSize(f, 64<<10)
+		fl.report = fl.buf
+	}
+	if o.json {
+		opts = append(opts, htapod.WithJSON(fl.report))
+	} else {
+		opts = append(opts, htapod.WithReport(fl.report))
+	}
+	if o.har != "" {
+		w, err := har.New(o.har)
+		if err != nil {
+			return nil, fl, fmt.Errorf("cannot write the HAR file: %w", err)
+		}
+		opts = append(opts, htapod.WithHAR(w))
+	}
+	if o.keylog != "" {
+		f, err := os.OpenFile(o.keylog, os.O_WRONLY|os.O_CREATE|os.O_APPEND, 0o600)
+		if err != nil {
+			return nil, fl, fmt.Errorf("cannot write the key log: %w", err)
+		}
+		fl.closers = append(fl.closers, f)
+		opts = append(opts, htapod.WithKeyLog(f))
+	}
+	if o.pcap != "" {
+		p, err := pcapng.Create(o.pcap, o.snapLen, "htapod")
+		if err != nil {
+			return nil, fl, fmt.Errorf("cannot write the capture: %w", err)
+		}
+		opts = append(opts, htapod.WithPcap(p))
+	}
+	return opts, fl, nil
+}
+
+// close flushes the report's buffer and closes the files.
+func (fl *files) close() error {
+	var errs []error
+	if fl.buf != nil {
+		errs = append(errs, fl.buf.Flush())
+	}
+	for _, c := range fl.closers {
+		errs = append(errs, c.Close())
+	}
+	return errors.Join(errs...)
+}
+
+// runCommand runs argv with opts and the outputs the flags ask for, and
+// returns htapod's exit status.
+func (o *options) runCommand(opts []htapod.Option, argv []string) int {
+	outs, fl, err := o.openOutputs()
+	if err != nil {
+		fl.close()
+		fmt.Fprintf(os.Stderr, "htapod: %v\n", err)
+		return 125
+	}
+	opts = append(opts, outs...)
+	servePprof()
+	opts = append(opts, htapod.WithEnv(stripPprofEnv(os.Environ())))
+	sum := summary.New()
+	opts = append(opts, htapod.WithSink(sum))
+	status, err := htapod.New(opts...).Run(context.Background(), argv...)
+	if !o.json && status.Code != 125 && o.wantSummary(sum.Flows()) {
+		sum.Write(fl.report)
+	}
+	if cerr := fl.close(); cerr != nil && o.output != "" {
+		err = errors.Join(err, &htapod.OutputError{Output: "report file " + o.output, Err: cerr})
+	}
+	return exitCode(status, err)
+}
+
+// exitCode is htapod's exit status: the command's, or 125 when htapod
+// itself failed, or when the command succeeded but an output could not be
+// completed (a failing command's status says more than 125 would). Each
+// error is told to the user.
+func exitCode(status htapod.Status, err error) int {
+	if err == nil {
+		return status.Code
+	}
+	errs := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		errs = j.Unwrap()
+	}
+	failed := false
+	for _, e := range errs {
+		var oe *htapod.OutputError
+		if errors.As(e, &oe) {
+			fmt.Fprintf(os.Stderr, "htapod: the %s is not complete: %v\n", oe.Output, oe.Err)
+			continue
+		}
+		failed = true
+		reportFailure(e)
+	}
+	if failed || status.Code == 0 {
+		return 125
+	}
+	return status.Code
+}
+
+// isTerminal reports whether f is a terminal.
+func isTerminal(f *os.File) bool {
+	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
+	return err == nil
+}
