@@ -10,10 +10,21 @@ import (
 	"time"
 )
 
-// Event is implemented by every event type. Kind names the type in a word
-// ("flow", "dns"); it is the "type" field of the JSON form.
+// Event is implemented by every event type.
 type Event interface {
+	// Kind names the type in a word ("flow", "dns"); it is the "type"
+	// field of the JSON form.
 	Kind() string
+	// Flow is the ID of the flow the event belongs to, or 0 for events
+	// outside flows (htapod's own DNS answers, notices).
+	Flow() uint64
+	// At is when the event's news became known: the end of a flow, the
+	// answer to a DNS query, the phase of an HTTP exchange; zero when
+	// unknown.
+	At() time.Time
+	// Net is the transport the event travelled over, TCP or UDP, or ""
+	// for none or unknown.
+	Net() Proto
 }
 
 // Proto is a transport protocol.
@@ -142,39 +153,3 @@ func (*Notice) Kind() string { return "notice" }
 // Handler receives events. It must not block for long: it is called on the
 // relay's goroutines. It must be safe for concurrent use.
 type Handler func(Event)
-
-// FlowOf returns the flow e belongs to, or 0 for events outside flows
-// (htapod's own DNS answers, notices) and for a nil e.
-func FlowOf(e Event) uint64 {
-	switch e := e.(type) {
-	case *Flow:
-		if e != nil {
-			return e.ID
-		}
-	case *FlowOpen:
-		if e != nil {
-			return e.ID
-		}
-	case *DNS:
-		if e != nil {
-			return e.FlowID
-		}
-	case *HTTP:
-		if e != nil {
-			return e.FlowID
-		}
-	case *WebSocket:
-		if e != nil {
-			return e.FlowID
-		}
-	case *TLS:
-		if e != nil {
-			return e.FlowID
-		}
-	case *Unparsed:
-		if e != nil {
-			return e.FlowID
-		}
-	}
-	return 0
-}

@@ -51,7 +51,7 @@ func NewFlowSet(f *Filter, limit int) *FlowSet {
 // for an event of no flow (a Notice, a DNS query to htapod's resolver),
 // whether e matched.
 func (s *FlowSet) Observe(e event.Event) (keep bool) {
-	id := event.FlowOf(e)
+	id := e.Flow()
 	if id != 0 && s.Keep(id) {
 		return true
 	}

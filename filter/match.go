@@ -3,6 +3,7 @@ package filter
 import (
 	"net"
 	"net/netip"
+	"reflect"
 	"regexp"
 	"strings"
 
@@ -22,30 +23,14 @@ func (f *Filter) Match(e event.Event) bool {
 	return f == nil || f.root.match(e)
 }
 
-// isNil says whether e is nil or a nil pointer of a known event type,
-// which the terms would dereference.
+// isNil says whether e is nil or a nil pointer, which the terms would
+// dereference.
 func isNil(e event.Event) bool {
-	switch e := e.(type) {
-	case nil:
+	if e == nil {
 		return true
-	case *event.Flow:
-		return e == nil
-	case *event.FlowOpen:
-		return e == nil
-	case *event.DNS:
-		return e == nil
-	case *event.HTTP:
-		return e == nil
-	case *event.WebSocket:
-		return e == nil
-	case *event.TLS:
-		return e == nil
-	case *event.Unparsed:
-		return e == nil
-	case *event.Notice:
-		return e == nil
 	}
-	return false
+	v := reflect.ValueOf(e)
+	return v.Kind() == reflect.Pointer && v.IsNil()
 }
 
 // matchDomain is ~d.

@@ -98,25 +98,12 @@ func init() {
 			_, ok := e.(*event.TLS)
 			return ok
 		}},
-		{name: "~tcp", matchKind: func(e event.Event) bool { return transport(e) == event.TCP }},
-		{name: "~udp", matchKind: func(e event.Event) bool { return transport(e) == event.UDP }},
+		{name: "~tcp", matchKind: func(e event.Event) bool { return e.Net() == event.TCP }},
+		{name: "~udp", matchKind: func(e event.Event) bool { return e.Net() == event.UDP }},
 	} {
 		ops[op.name] = op
 		opNames = append(opNames, op.name)
 	}
-}
-
-// transport is the protocol e travelled over, or "" when e does not say.
-func transport(e event.Event) event.Proto {
-	switch e := e.(type) {
-	case *event.Flow:
-		return e.Proto
-	case *event.DNS:
-		return e.Transport
-	case *event.HTTP, *event.WebSocket, *event.TLS:
-		return event.TCP
-	}
-	return ""
 }
 
 // NeedsDone reports whether f reads a part of an HTTP exchange that its

@@ -75,12 +75,12 @@ func (s *Selector) Select(e event.Event, emit func(event.Event)) bool {
 			out = []event.Event{e}
 		}
 	case *event.FlowOpen, *event.TLS:
-		id := event.FlowOf(e)
+		id := e.Flow()
 		if s.flows.Keep(id) || s.match(e, id) {
 			out = []event.Event{e}
 		}
 	default: // WebSocket messages, DNS queries: each its own exchange
-		if s.match(e, event.FlowOf(e)) {
+		if s.match(e, e.Flow()) {
 			out = []event.Event{e}
 		}
 	}

@@ -13,7 +13,10 @@ var t0 = time.Date(2026, 1, 2, 3, 4, 5, 123456789, time.UTC)
 // unknownEvent is a type the sink does not know.
 type unknownEvent struct{}
 
-func (unknownEvent) Kind() string { return "future" }
+func (unknownEvent) Kind() string     { return "future" }
+func (unknownEvent) Flow() uint64     { return 0 }
+func (unknownEvent) At() time.Time    { return time.Time{} }
+func (unknownEvent) Net() event.Proto { return "" }
 
 var (
 	client   = netip.MustParseAddrPort("10.0.85.2:40000")

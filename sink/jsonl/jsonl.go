@@ -115,11 +115,11 @@ func Marshal(e event.Event, now func() time.Time) ([]byte, error) {
 	if now == nil {
 		now = time.Now
 	}
-	t := eventTime(e)
+	t := e.At()
 	if t.IsZero() {
 		t = now()
 	}
-	h := header{V: Version, Type: e.Kind(), Time: t.UTC().Format(TimeFormat), Flow: event.FlowOf(e)}
+	h := header{V: Version, Type: e.Kind(), Time: t.UTC().Format(TimeFormat), Flow: e.Flow()}
 	var v any = h
 	switch e := e.(type) {
 	case *event.Flow:
@@ -157,39 +157,6 @@ type header struct {
 	Time string `json:"time"`
 	// Flow is the flow ID, omitted for events outside flows.
 	Flow uint64 `json:"flow,omitempty"`
-}
-
-// eventTime is when e's news became known: the end of a flow, the answer
-// to a DNS query, the phase of an HTTP exchange; zero when unknown.
-func eventTime(e event.Event) time.Time {
-	switch e := e.(type) {
-	case *event.Flow:
-		return e.Ended
-	case *event.FlowOpen:
-		return e.Time
-	case *event.DNS:
-		if e.Start.IsZero() {
-			return time.Time{}
-		}
-		return e.Start.Add(e.Duration)
-	case *event.HTTP:
-		switch {
-		case e.Phase == event.PhaseDone && !e.End.IsZero():
-			return e.End
-		case e.Phase != event.PhaseRequest && !e.RespStart.IsZero():
-			return e.RespStart
-		}
-		return e.Start
-	case *event.WebSocket:
-		return e.Time
-	case *event.TLS:
-		return e.Time
-	case *event.Unparsed:
-		return e.Time
-	case *event.Notice:
-		return e.Time
-	}
-	return time.Time{}
 }
 
 // stamp formats t in TimeFormat; "" (and so an omitted field where the

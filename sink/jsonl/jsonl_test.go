@@ -77,7 +77,7 @@ func TestSchema(t *testing.T) {
 			if _, err := time.Parse(time.RFC3339Nano, ts); err != nil || len(ts) != len("2006-01-02T15:04:05.000000000Z") {
 				t.Errorf("time = %q; want RFC 3339 UTC with nanoseconds", ts)
 			}
-			if id := event.FlowOf(tt.e); (id != 0) != (obj["flow"] != nil) {
+			if id := tt.e.Flow(); (id != 0) != (obj["flow"] != nil) {
 				t.Errorf("flow = %v; want it exactly when the event has a flow (%d)", obj["flow"], id)
 			}
 			checkNames(t, "", obj)

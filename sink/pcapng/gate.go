@@ -135,7 +135,7 @@ func (g *Gate) HandleSelected(e event.Event, selected bool) {
 		fl.ended = time.Now()
 		g.sweep()
 	default:
-		id := event.FlowOf(e)
+		id := e.Flow()
 		if fl := g.byID[id]; fl != nil && !fl.keep && selected {
 			g.keep(fl, id)
 		}

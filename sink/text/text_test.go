@@ -92,7 +92,10 @@ func TestFormat(t *testing.T) {
 
 type unknownEvent struct{}
 
-func (unknownEvent) Kind() string { return "unknown" }
+func (unknownEvent) Kind() string     { return "unknown" }
+func (unknownEvent) Flow() uint64     { return 0 }
+func (unknownEvent) At() time.Time    { return time.Time{} }
+func (unknownEvent) Net() event.Proto { return "" }
 
 func TestSize(t *testing.T) {
 	tests := []struct {
