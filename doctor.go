@@ -16,10 +16,20 @@ func Hint(err error) string {
 	return ""
 }
 
-// Check is one finding of Doctor: its Name, whether it is OK, and what it
-// found or what to do.
-type Check = sandbox.Check
+// Check is one finding of Doctor.
+type Check struct {
+	Name string
+	OK   bool
+	// Detail says what was found; Fix, when not OK, what to do.
+	Detail, Fix string
+}
 
 // Doctor checks what htapod needs from this machine (user namespaces, the
 // TUN device) and builds a real box around `true`. It changes nothing.
-func Doctor() []Check { return sandbox.Doctor() }
+func Doctor() []Check {
+	var out []Check
+	for _, c := range sandbox.Doctor() {
+		out = append(out, Check{Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
+	}
+	return out
+}

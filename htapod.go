@@ -23,6 +23,7 @@ import (
 	"log/slog"
 	"net/netip"
 	"os"
+	"syscall"
 
 	"github.com/htapod/htapod/internal/sandbox"
 )
@@ -44,7 +45,7 @@ var (
 )
 
 // HostName is the name that resolves, inside the box, to the addresses
-// given to MapHost.
+// given to WithHostMap.
 const HostName = "host.htapod.internal"
 
 // Runner runs commands in boxes. It may run several, one after another or
@@ -61,6 +62,11 @@ func New(opts ...Option) *Runner {
 	return &Runner{cfg: c}
 }
 
-// Status is how the command ended: Code is its exit status, or 128+N when
-// signal N killed it.
-type Status = sandbox.Status
+// Status is how the command ended.
+type Status struct {
+	// Code is the command's exit status, or 128+N when signal N killed
+	// it, as a shell reports it; 125 when htapod itself failed.
+	Code int
+	// Signal is the signal that killed the command, or 0.
+	Signal syscall.Signal
+}

@@ -131,6 +131,9 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 	defer trust.wait() // before the run directory is removed
 	fwd := ru.relay(resolver, auth)
 	box, err := ru.startBox(argv, binds, trust)
+	if ru.mux != nil {
+		defer ru.mux.Wait(drainGrace) // the command's last lines, after the box
+	}
 	if err != nil {
 		return Status{Code: 125}, err
 	}
@@ -231,11 +234,9 @@ func (ru *run) startBox(argv []string, binds []sandbox.Bind, trust *trustJob) (*
 // wait waits for the command (and, with WithWaitAll, what it left), then
 // lets its flows drain and cuts the rest.
 func (ru *run) wait(ctx context.Context, box *sandbox.Box, fwd *relay.Forwarder) (Status, error) {
-	if ru.mux != nil {
-		defer ru.mux.Wait(drainGrace)
-	}
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
-	status, werr := box.Wait()
+	st, werr := box.Wait()
+	status := Status{Code: st.Code, Signal: st.Signal}
 	if ru.cfg.waitAll {
 		box.WaitAll()
 	}

@@ -12,13 +12,17 @@ import (
 )
 
 // Authority is a certificate authority that signs the certificates htapod
-// shows the command for intercepted TLS.
-type Authority = tlsmitm.Authority
+// shows the command for intercepted TLS (see LoadAuthority).
+type Authority struct{ ca *tlsmitm.Authority }
 
 // LoadAuthority reads a CA the user keeps (PEM certificate and key), for
 // WithAuthority.
 func LoadAuthority(certFile, keyFile string) (*Authority, error) {
-	return tlsmitm.LoadAuthority(certFile, keyFile)
+	ca, err := tlsmitm.LoadAuthority(certFile, keyFile)
+	if err != nil {
+		return nil, err
+	}
+	return &Authority{ca}, nil
 }
 
 // CreateAuthorityFiles makes a long-lived CA for the user to keep and
@@ -35,7 +39,7 @@ func (r *Runner) authority(intercept bool) (*tlsmitm.Authority, error) {
 		return nil, nil
 	}
 	if r.cfg.authority != nil {
-		return r.cfg.authority, nil
+		return r.cfg.authority.ca, nil
 	}
 	return tlsmitm.NewAuthority()
 }
