@@ -2,7 +2,9 @@ package e2e
 
 import (
 	"encoding/json"
+	"fmt"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -73,4 +75,31 @@ func harURLs(t *testing.T, path string) []string {
 		urls = append(urls, en.Request.URL)
 	}
 	return urls
+}
+
+// An output that cannot be completed (a full disk) is named, and makes
+// htapod exit 125 though the command succeeded: a user must not take a
+// cut file for the whole run.
+func TestOutputDiskFull(t *testing.T) {
+	e := newEnv(t)
+	uid, gid := lab.User(t)
+	dir, err := os.MkdirTemp("", "htapod-e2e-full-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { os.RemoveAll(dir) })
+	opts := fmt.Sprintf("size=64k,mode=0700,uid=%d,gid=%d", uid, gid)
+	if out, err := exec.Command("mount", "-t", "tmpfs", "-o", opts, "tmpfs", dir).CombinedOutput(); err != nil {
+		t.Skipf("cannot mount a small tmpfs: %v: %s", err, out)
+	}
+	t.Cleanup(func() { exec.Command("umount", dir).Run() })
+	pcap := filepath.Join(dir, "run.pcapng")
+	res := e.htapod("--pcap", pcap, "--", "curl", "-sS", "-o", "/dev/null", "http://www.lab.test/bytes?n=1000000")
+	if res.ExitCode != 125 {
+		t.Errorf("htapod --pcap on a full disk -- curl (which succeeded): exit %d; want 125:\n%s", res.ExitCode, res.Stderr)
+	}
+	want := "htapod: the capture " + pcap + " is not complete: "
+	if !strings.Contains(string(res.Stderr), want) || !strings.Contains(string(res.Stderr), "no space left on device") {
+		t.Errorf("stderr does not say %q… no space left on device:\n%s", want, res.Stderr)
+	}
 }
