@@ -102,40 +102,60 @@ func (s *Selector) match(e event.Event, flow uint64) bool {
 }
 
 // http decides one event of an HTTP exchange and returns what to emit.
+// The filter runs outside the lock: the events of one exchange come in
+// order, so its state is not touched meanwhile.
 func (s *Selector) http(h *event.HTTP) []event.Event {
-	s.mu.Lock()
-	defer s.mu.Unlock()
 	done := h.Phase == event.PhaseDone
-	st := s.exch[h.FlowID][h.Seq]
-	if st == nil {
-		st = &exchState{}
-		if !done && s.held < maxHeld {
-			if s.exch[h.FlowID] == nil {
-				s.exch[h.FlowID] = map[uint32]*exchState{}
-			}
-			s.exch[h.FlowID][h.Seq] = st
-		}
-	}
-	heads := st.heads
-	if done {
-		delete(s.exch[h.FlowID], h.Seq)
-		s.held -= len(heads)
-		st.heads = nil
-	}
+	s.mu.Lock()
+	st := s.state(h, done)
 	if st.keep {
+		s.finish(h, st, done)
+		s.mu.Unlock()
 		return []event.Event{h}
 	}
-	if (done || !s.holdHeads) && s.match(h, h.FlowID) {
+	s.mu.Unlock()
+	match := (done || !s.holdHeads) && s.match(h, h.FlowID)
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	heads := st.heads
+	s.finish(h, st, done)
+	switch {
+	case match:
 		st.keep = true
-		if !done {
-			s.held -= len(heads)
-			st.heads = nil
-		}
+		s.held -= len(st.heads)
+		st.heads = nil
 		return append(heads, h)
-	}
-	if !done && s.exch[h.FlowID][h.Seq] == st {
+	case !done && s.exch[h.FlowID][h.Seq] == st:
 		st.heads = append(st.heads, h)
 		s.held++
 	}
 	return nil
+}
+
+// state returns the state of h's exchange, remembered when there is room
+// and more of the exchange is to come.
+func (s *Selector) state(h *event.HTTP, done bool) *exchState {
+	if st := s.exch[h.FlowID][h.Seq]; st != nil {
+		return st
+	}
+	st := &exchState{}
+	if !done && s.held < maxHeld {
+		if s.exch[h.FlowID] == nil {
+			s.exch[h.FlowID] = map[uint32]*exchState{}
+		}
+		s.exch[h.FlowID][h.Seq] = st
+	}
+	return st
+}
+
+// finish forgets h's exchange at its done event.
+func (s *Selector) finish(h *event.HTTP, st *exchState, done bool) {
+	if !done {
+		return
+	}
+	if byFlow := s.exch[h.FlowID]; byFlow[h.Seq] == st {
+		delete(byFlow, h.Seq)
+		s.held -= len(st.heads)
+		st.heads = nil
+	}
 }

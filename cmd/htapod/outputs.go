@@ -97,7 +97,7 @@ func (o *options) runCommand(opts []htapod.Option, argv []string) int {
 	sum := summary.New()
 	opts = append(opts, htapod.WithSink(sum))
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
-	if !o.json && status.Code != 125 && o.wantSummary(sum.Flows()) {
+	if !o.json && !htapodFailed(err) && o.wantSummary(sum.Flows()) {
 		sum.Write(fl.report)
 	}
 	if cerr := fl.close(); cerr != nil && o.output != "" {
@@ -114,24 +114,39 @@ func exitCode(status htapod.Status, err error) int {
 	if err == nil {
 		return status.Code
 	}
-	errs := []error{err}
-	if j, ok := err.(interface{ Unwrap() []error }); ok {
-		errs = j.Unwrap()
-	}
-	failed := false
-	for _, e := range errs {
-		var oe *htapod.OutputError
-		if errors.As(e, &oe) {
+	for _, e := range splitErrors(err) {
+		if oe := (*htapod.OutputError)(nil); errors.As(e, &oe) {
 			fmt.Fprintf(os.Stderr, "htapod: the %s is not complete: %v\n", oe.Output, oe.Err)
-			continue
+		} else {
+			reportFailure(e)
 		}
-		failed = true
-		reportFailure(e)
 	}
-	if failed || status.Code == 0 {
+	if htapodFailed(err) || status.Code == 0 {
 		return 125
 	}
 	return status.Code
+}
+
+// splitErrors returns the errors joined in err, or err alone.
+func splitErrors(err error) []error {
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		return j.Unwrap()
+	}
+	return []error{err}
+}
+
+// htapodFailed reports whether err says htapod itself failed (rather than
+// only an output).
+func htapodFailed(err error) bool {
+	if err == nil {
+		return false
+	}
+	for _, e := range splitErrors(err) {
+		if oe := (*htapod.OutputError)(nil); !errors.As(e, &oe) {
+			return true
+		}
+	}
+	return false
 }
 
 // isTerminal reports whether f is a terminal.
