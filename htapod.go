@@ -49,7 +49,8 @@ var (
 const HostName = "host.htapod.internal"
 
 // Runner runs commands in boxes. It may run several, one after another or
-// at once.
+// at once, unless it has outputs (WithSink, WithReport, WithJSON, WithHAR,
+// WithPcap): Run closes them at its end, so such a Runner runs one command.
 type Runner struct{ cfg config }
 
 // New returns a Runner.

@@ -52,7 +52,7 @@ func (r *Runner) Run(ctx context.Context, argv ...string) (Status, error) {
 	defer os.RemoveAll(dir)
 	ru := &run{cfg: &r.cfg, r: r, dir: dir}
 	if err := ru.openOutputs(); err != nil {
-		return Status{Code: 125}, err
+		return Status{Code: 125}, errors.Join(err, ru.out.close())
 	}
 	ru.out.start()
 	status, err := ru.run(ctx, argv)
@@ -78,21 +78,9 @@ type run struct {
 // output to the run's fan-out.
 func (ru *run) openOutputs() error {
 	c := ru.cfg
-	stdout, stderr, report, mux, err := ru.r.stdio()
-	if err != nil {
-		return err
-	}
-	ru.stdout, ru.stderr, ru.mux = stdout, stderr, mux
 	ru.out = newFanout(c.filter, c.handlers)
 	for _, s := range c.sinks {
 		ru.out.add(s.name, s.s)
-	}
-	if report != nil {
-		ro := c.reportOp
-		if ro.Highlight == nil && c.filter != nil {
-			ro.Highlight = c.filter.Highlight
-		}
-		ru.out.add("report", text.NewWithOptions(report, ro))
 	}
 	if c.pcap != nil {
 		name := "capture " + c.pcap.Path()
@@ -104,6 +92,18 @@ func (ru *run) openOutputs() error {
 			ru.capture = gate.Packet
 			ru.out.add(name, gate)
 		}
+	}
+	stdout, stderr, report, mux, err := ru.r.stdio()
+	if err != nil {
+		return err
+	}
+	ru.stdout, ru.stderr, ru.mux = stdout, stderr, mux
+	if report != nil {
+		ro := c.reportOp
+		if ro.Highlight == nil && c.filter != nil {
+			ro.Highlight = c.filter.Highlight
+		}
+		ru.out.add("report", text.NewWithOptions(report, ro))
 	}
 	return nil
 }
