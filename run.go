@@ -113,7 +113,7 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 	c := ru.cfg
 	resolver, binds, err := ru.r.resolver(ru.dir, ru.out.handle)
 	if err != nil {
-		return Status{Code: 125}, err
+		return Status{Code: 125}, runDirFull(filepath.Dir(ru.dir), err)
 	}
 	intercept := c.intercept
 	if c.namespaces&MountNamespace == 0 && intercept {
@@ -193,6 +193,7 @@ func (ru *run) startTrust(auth *tlsmitm.Authority) *trustJob {
 	go func() {
 		defer t.wg.Done()
 		t.binds, t.env, t.err = ru.r.trustFiles(auth, ru.dir)
+		t.err = runDirFull(filepath.Dir(ru.dir), t.err)
 	}()
 	return t
 }
@@ -257,7 +258,7 @@ func makeRunDir() (string, error) {
 	clearStaleRunDirs(base)
 	dir, err := os.MkdirTemp(base, "htapod-")
 	if err != nil {
-		return "", fmt.Errorf("create run directory: %w", err)
+		return "", runDirFull(base, fmt.Errorf("create run directory: %w", err))
 	}
 	os.WriteFile(filepath.Join(dir, "pid"), []byte(strconv.Itoa(os.Getpid())), 0o600)
 	return dir, nil

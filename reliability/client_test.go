@@ -48,6 +48,8 @@ var clientModes = map[string]clientMode{
 	"echo":      echoMode,
 	"raw":       rawMode,
 	"slowloris": slowlorisMode,
+	"fault":     faultMode,
+	"lookup":    lookupMode,
 }
 
 // clientMain is main of relclient.

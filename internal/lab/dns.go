@@ -54,12 +54,24 @@ func BigTXT() []string {
 type DNSServer struct {
 	zone    map[string][]dns.RR // by lower-case FQDN
 	queries atomic.Int64
+	servers []*dns.Server // UDP and TCP, for Stop
 }
 
 // Queries is the number of queries the server has received, over both
 // transports, since the lab started. Tests compare it before and after a
 // command to learn whether the command's queries reached the lab.
 func (s *DNSServer) Queries() int64 { return s.queries.Load() }
+
+// Stop shuts the server down: from then on its port is closed, so a UDP
+// query gets ICMP port unreachable and a TCP one is refused, as with a
+// nameserver whose process has died. Tests of a DNS outage use it.
+func (s *DNSServer) Stop() {
+	for _, srv := range s.servers {
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		_ = srv.ShutdownContext(ctx)
+		cancel()
+	}
+}
 
 // DNS returns the lab's DNS server, which New started.
 func (l *Lab) DNS() *DNSServer { return l.dns }
@@ -186,6 +198,7 @@ func (l *Lab) startDNS() *DNSServer {
 		{PacketConn: l.ListenPacket("udp", addr), Handler: s},
 		{Listener: l.Listen("tcp", addr), Handler: s, ReadTimeout: 5 * time.Second},
 	}
+	s.servers = servers
 	for _, srv := range servers {
 		started := make(chan struct{})
 		srv.NotifyStartedFunc = func() { close(started) }
