@@ -59,3 +59,16 @@ reliability-long: test-setup
 	HTAPOD_LONG=1 $(GO) test -count=1 -timeout 30m -v ./reliability/
 
 .PHONY: reliability-long
+
+# `sudo make soak` runs mixed traffic through htapod at a steady rate for
+# SOAK_TIME (default 10 minutes) in the sealed lab, samples htapod's memory,
+# open files and goroutines, and writes soak.csv and soak.png (gnuplot,
+# installed when missing) to SOAK_OUT. It fails when they keep growing
+# after the warm-up. Not part of `make test`.
+SOAK_TIME ?= 10m
+SOAK_OUT ?= $(CURDIR)/soak-results
+soak: test-setup
+	command -v gnuplot >/dev/null || bash -c '. scripts/apt-install.sh && apt_install gnuplot-nox'
+	HTAPOD_SOAK=$(SOAK_TIME) HTAPOD_SOAK_OUT=$(SOAK_OUT) $(GO) test -count=1 -timeout 40m -run '^TestSoak$$' -v ./reliability/
+
+.PHONY: soak

@@ -50,6 +50,7 @@ var clientModes = map[string]clientMode{
 	"slowloris": slowlorisMode,
 	"fault":     faultMode,
 	"lookup":    lookupMode,
+	"soak":      soakMode,
 }
 
 // clientMain is main of relclient.
