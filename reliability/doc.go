@@ -22,7 +22,18 @@
 //     --wait-all waits for processes the command left behind;
 //   - bad input: garbage, huge and endless headers, a slowloris client and
 //     a corrupted TLS record are reported, do not crash htapod, and do not
-//     disturb a flow running beside them.
+//     disturb a flow running beside them;
+//   - faults: an upstream that resets mid-response and one that goes
+//     silent look to the command as they do directly, within about the
+//     same time; with the lab's nameserver stopped or its address gone,
+//     lookups (C library and Go) fail as directly, and as quickly; the
+//     report, JSON or HAR file on a full 64 KiB file system gives a notice
+//     and exit status 125 and leaves the command's output whole and no cut
+//     file; a full run directory ($XDG_RUNTIME_DIR, /dev/shm) is a clear
+//     error that says what to do;
+//   - soak (`sudo make soak`, 10 minutes, not in `make test`): mixed
+//     traffic at a steady rate, htapod's RSS, open files and goroutines
+//     flat after the warm-up, written as a CSV and a plot.
 //
 // The clients that run inside htapod's box are this test binary itself,
 // linked into the lab user's home under the name relclient (see

@@ -3,6 +3,9 @@ package reliability
 import (
 	"context"
 	"fmt"
+	"io"
+	"net"
+	"net/http"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -62,7 +65,7 @@ func TestSoak(t *testing.T) {
 		e.client, "soak", "-d", d.String(), "-rate", strconv.Itoa(soakRate), "-limit", (d + time.Minute).String())
 	e.waitUsage(p, 30*time.Second)
 
-	samples := e.sampleSoak(p, d)
+	samples := e.sampleSoak(p, d, filepath.Join(out, "heap.pprof"))
 	res := p.Wait()
 	if err := writeSoakCSV(filepath.Join(out, "soak.csv"), samples); err != nil {
 		t.Errorf("write the CSV: %v", err)
@@ -83,10 +86,12 @@ func TestSoak(t *testing.T) {
 }
 
 // sampleSoak samples htapod every soakEvery until the client ends (or d
-// and a minute have passed).
-func (e *env) sampleSoak(p *lab.Proc, d time.Duration) []soakSample {
+// and a minute have passed). Near the end it saves htapod's heap profile
+// to heapFile (`go tool pprof -top heap.pprof`: where the memory is).
+func (e *env) sampleSoak(p *lab.Proc, d time.Duration, heapFile string) []soakSample {
 	e.t.Helper()
 	start := time.Now()
+	heapSaved := false
 	var samples []soakSample
 	tick := time.NewTicker(soakEvery)
 	defer tick.Stop()
@@ -108,8 +113,37 @@ func (e *env) sampleSoak(p *lab.Proc, d time.Duration) []soakSample {
 			s.Rate = float64(s.OK+s.Failed-prev.OK-prev.Failed) / (s.At - prev.At).Seconds()
 		}
 		samples = append(samples, s)
+		if !heapSaved && s.At > d-3*soakEvery {
+			heapSaved = true
+			if err := e.savePprof("/debug/pprof/heap?gc=1", heapFile); err != nil {
+				e.t.Logf("heap profile: %v", err)
+			}
+		}
 	}
 	return samples
+}
+
+// savePprof saves what htapod's debug server answers at path (see
+// goroutines) to file.
+func (e *env) savePprof(path, file string) error {
+	client := &http.Client{
+		Timeout: 30 * time.Second,
+		Transport: &http.Transport{
+			DialContext:       func(_ context.Context, network, addr string) (net.Conn, error) { return e.Dial(network, addr) },
+			DisableKeepAlives: true,
+		},
+	}
+	defer client.CloseIdleConnections()
+	resp, err := client.Get("http://" + pprofAddr + path)
+	if err != nil {
+		return err
+	}
+	defer resp.Body.Close()
+	data, err := io.ReadAll(io.LimitReader(resp.Body, 64<<20))
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(file, data, 0o644)
 }
 
 // vmRSS is the resident memory of process pid in bytes, or -1.
@@ -147,7 +181,7 @@ const soakPlot = `set datafile separator ","
 set terminal png size 1000,700
 set output "soak.png"
 set multiplot layout 2,1 title "htapod soak: mixed traffic at a steady rate"
-set key top left
+set key below
 set xlabel "seconds"
 set ylabel "RSS (MiB)"
 set y2label "open files, goroutines"
