@@ -90,7 +90,10 @@ func diskFullURLs() []string {
 // The exit status 125 for an output that could not be written is the
 // documented behaviour (README: "125 when htapod itself failed"); a build
 // that only prints the error and exits with the command's status fails
-// here.
+// here. PENDING on 2026-11-30: written before the change that makes
+// output write and close errors reach the exit status had landed; until
+// it does, this test fails (exit 0, no notice for -o and --json, and a
+// JSON lines file cut inside a line).
 func TestOutputDiskFull(t *testing.T) {
 	tests := []struct {
 		name  string
