@@ -17,8 +17,9 @@ import (
 
 // tinyDisk mounts a tmpfs of size bytes on name in the lab user's home,
 // owned by the lab user, and unmounts it when the test ends (before the
-// home directory goes). With fill, a file takes all of its room.
-func tinyDisk(t *testing.T, e *env, name string, size int, fill bool) string {
+// home directory goes). With fill, a file takes all of its room but free
+// bytes (0: all).
+func tinyDisk(t *testing.T, e *env, name string, size int, fill bool, free int) string {
 	t.Helper()
 	dir := e.path(name)
 	if err := os.Mkdir(dir, 0o755); err != nil {
@@ -38,7 +39,7 @@ func tinyDisk(t *testing.T, e *env, name string, size int, fill bool) string {
 		}
 	})
 	if fill {
-		if err := fillUp(filepath.Join(dir, "filler")); err != nil {
+		if err := fillUp(filepath.Join(dir, "filler"), int64(size-free)); err != nil {
 			t.Fatalf("tiny disk: %v", err)
 		}
 	}
@@ -49,23 +50,24 @@ func tinyDisk(t *testing.T, e *env, name string, size int, fill bool) string {
 	return dir
 }
 
-// fillUp writes path until its file system has no room left.
-func fillUp(path string) error {
+// fillUp writes path until its file system has no room left or it holds
+// max bytes.
+func fillUp(path string, max int64) error {
 	f, err := os.Create(path)
 	if err != nil {
 		return err
 	}
 	defer f.Close()
 	buf := make([]byte, 4096)
-	for range 1 << 16 { // bounded: 256 MiB at most
-		if _, err := f.Write(buf); err != nil {
+	for written := int64(0); written < max; written += int64(len(buf)) {
+		if _, err := f.Write(buf[:min(int64(len(buf)), max-written)]); err != nil {
 			if errors.Is(err, syscall.ENOSPC) {
 				return nil
 			}
 			return err
 		}
 	}
-	return errors.New("the file system did not fill up")
+	return nil
 }
 
 // diskFullURLs are the exchanges of the full-disk runs: 150 of them make
@@ -79,9 +81,9 @@ func diskFullURLs() []string {
 }
 
 // TestOutputDiskFull runs a command that makes 150 HTTP exchanges with
-// htapod's report (-o), JSON lines (--json -o) or HAR (--har) on a 64 KiB
-// file system that fills up during the run. The command must not notice:
-// its stdout complete, nothing cut. htapod must say on stderr which file
+// htapod's report (-o), JSON lines (--json -o) or HAR (--har) on a file
+// system with 16 KiB free, which fills up during the run. The command must
+// not notice: its stdout complete, nothing cut. htapod must say on stderr which file
 // could not be written and why, exit 125 (its own failure) although the
 // command succeeded, and leave no file behind that looks complete but is
 // cut: the JSON lines and the report end with a whole line, the HAR file
@@ -90,10 +92,7 @@ func diskFullURLs() []string {
 // The exit status 125 for an output that could not be written is the
 // documented behaviour (README: "125 when htapod itself failed"); a build
 // that only prints the error and exits with the command's status fails
-// here. PENDING on 2026-11-30: written before the change that makes
-// output write and close errors reach the exit status had landed; until
-// it does, this test fails (exit 0, no notice for -o and --json, and a
-// JSON lines file cut inside a line).
+// here.
 func TestOutputDiskFull(t *testing.T) {
 	tests := []struct {
 		name  string
@@ -110,7 +109,8 @@ func TestOutputDiskFull(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			e := newEnv(t)
-			dir := tinyDisk(t, e, "full", 64<<10, false)
+			// 16 KiB free: less than the report of 150 exchanges.
+			dir := tinyDisk(t, e, "full", 64<<10, true, 16<<10)
 			urls := diskFullURLs()
 			argv := []string{e.client, "http", "-limit", "100s"}
 			for _, u := range urls {
@@ -172,7 +172,7 @@ func TestRunDirFull(t *testing.T) {
 	for _, full := range []bool{true, false} {
 		t.Run(map[bool]string{true: "no room", false: "64 KiB"}[full], func(t *testing.T) {
 			e := newEnv(t)
-			dir := tinyDisk(t, e, "shm", 64<<10, full)
+			dir := tinyDisk(t, e, "shm", 64<<10, full, 0)
 			ran := e.path("ran")
 			res := e.runTap(time.Minute, lab.RunOptions{Env: []string{"XDG_RUNTIME_DIR=" + dir}}, nil,
 				"sh", "-c", "touch "+ran)

@@ -2,6 +2,7 @@ package main
 
 import (
 	"bufio"
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
@@ -101,6 +102,7 @@ func (o *options) runCommand(opts []htapod.Option, argv []string) int {
 		sum.Write(fl.report)
 	}
 	if cerr := fl.close(); cerr != nil && o.output != "" {
+		trimCutLine(o.output)
 		err = errors.Join(err, &htapod.OutputError{Output: "report file " + o.output, Err: cerr})
 	}
 	return exitCode(status, err)
@@ -153,4 +155,34 @@ func htapodFailed(err error) bool {
 func isTerminal(f *os.File) bool {
 	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
 	return err == nil
+}
+
+// trimCutLine cuts the file at path after its last whole line: a report or
+// JSON lines file whose writing failed (a full disk) must not end inside a
+// line that a reader would take for a whole one, or fail to parse. Only a
+// regular file is touched; failures leave it as it is.
+func trimCutLine(path string) {
+	f, err := os.OpenFile(path, os.O_RDWR, 0)
+	if err != nil {
+		return
+	}
+	defer f.Close()
+	fi, err := f.Stat()
+	if err != nil || !fi.Mode().IsRegular() || fi.Size() == 0 {
+		return
+	}
+	const tail = 1 << 20 // a line is far shorter; beyond that, keep the file
+	start := max(0, fi.Size()-tail)
+	buf := make([]byte, fi.Size()-start)
+	if _, err := f.ReadAt(buf, start); err != nil {
+		return
+	}
+	if buf[len(buf)-1] == '\n' {
+		return
+	}
+	if i := bytes.LastIndexByte(buf, '\n'); i >= 0 {
+		f.Truncate(start + int64(i) + 1)
+	} else if start == 0 {
+		f.Truncate(0)
+	}
 }
