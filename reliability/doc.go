@@ -27,7 +27,7 @@
 //     silent look to the command as they do directly, within about the
 //     same time; with the lab's nameserver stopped or its address gone,
 //     lookups (C library and Go) fail as directly, and as quickly; the
-//     report, JSON or HAR file on a full 64 KiB file system gives a notice
+//     report, JSON or HAR file on a file system that fills up gives a notice
 //     and exit status 125 and leaves the command's output whole and no cut
 //     file; a full run directory ($XDG_RUNTIME_DIR, /dev/shm) is a clear
 //     error that says what to do;
