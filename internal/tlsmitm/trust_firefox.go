@@ -1,0 +1,143 @@
+package tlsmitm
+
+import (
+	"encoding/json"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+)
+
+// Firefox checks servers against its built-in roots and its profile's NSS
+// database (cert9.db); on Linux it reads no system store
+// (ImportEnterpriseRoots does nothing there). Its enterprise policy
+// Certificates.Install imports a CA file into the profile's database when
+// the browser starts, for a fresh profile as for an existing one. htapod
+// mounts such a policy where Firefox reads it — /etc/firefox/policies
+// (Debian's firefox-esr too), else the installation's distribution
+// directory — and mounts a copy of each existing profile's cert9.db over
+// the original, so that the import lands in the copy and the user's
+// database stays byte-identical. A profile that Firefox creates during
+// the run keeps the CA (whose key dies with the run: it can sign nothing
+// more).
+
+// firefoxSysConf is Firefox's system policy directory on Linux; it wins
+// over the distribution directories.
+const firefoxSysConf = "/etc/firefox"
+
+// firefoxInstalls are where distributions install Firefox; policies may
+// go in their distribution subdirectory.
+var firefoxInstalls = []string{
+	"/usr/lib/firefox-esr", "/usr/lib/firefox", "/usr/lib64/firefox",
+	"/opt/firefox", "/opt/firefox-esr",
+}
+
+// firefoxProfiles are the patterns of profile databases under $HOME.
+var firefoxProfiles = []string{
+	".mozilla/firefox/*/cert9.db",
+	".config/mozilla/firefox/*/cert9.db",
+	"snap/firefox/common/.mozilla/firefox/*/cert9.db",
+}
+
+func firefoxInstalled() bool {
+	for _, n := range []string{"firefox", "firefox-esr"} {
+		if _, err := exec.LookPath(n); err == nil {
+			return true
+		}
+	}
+	return false
+}
+
+// writeFirefox adds the Firefox stores to b.
+func (b *browserTrust) writeFirefox(dir, caFile, home string) {
+	var targets [][2]string // policy file, top directory that may be copied
+	sys := filepath.Join(firefoxSysConf, "policies", "policies.json")
+	if _, err := os.Stat(firefoxSysConf); err == nil {
+		targets = append(targets, [2]string{sys, firefoxSysConf})
+	} else {
+		for _, inst := range firefoxInstalls {
+			dist := filepath.Join(inst, "distribution")
+			if _, err := os.Stat(inst); err == nil {
+				targets = append(targets, [2]string{filepath.Join(dist, "policies.json"), dist})
+			}
+		}
+	}
+	placed := false
+	for i, tg := range targets {
+		content, err := firefoxPolicy(tg[0], caFile)
+		if err == nil {
+			var m Mount
+			m, err = shadowFile(dir, fmt.Sprintf("firefox-policy-%d", i), tg[1], tg[0], content)
+			if err == nil {
+				b.mounts = append(b.mounts, m)
+				b.stores = append(b.stores, "Firefox policy "+tg[0])
+				placed = true
+				continue
+			}
+		}
+		b.skip("Firefox policy %s: %v", tg[0], err)
+	}
+	if !placed {
+		if firefoxInstalled() {
+			b.skip("Firefox: nowhere to put a policy: as root, mkdir -p %s", filepath.Dir(sys))
+		}
+		return
+	}
+	if home == "" {
+		return
+	}
+	for _, pat := range firefoxProfiles {
+		dbs, _ := filepath.Glob(filepath.Join(home, pat))
+		for _, db := range dbs {
+			cp := filepath.Join(dir, fmt.Sprintf("firefox-cert9-%d.db", len(b.mounts)))
+			if err := copyFileAny(db, cp); err != nil {
+				b.skip("Firefox profile %s: copy: %v", filepath.Dir(db), err)
+				continue
+			}
+			b.mounts = append(b.mounts, Mount{Src: cp, Dst: db})
+			b.stores = append(b.stores, "Firefox profile "+filepath.Dir(db))
+		}
+	}
+}
+
+// firefoxPolicy is the policy file at path (if any) with caFile added to
+// Certificates.Install.
+func firefoxPolicy(path, caFile string) ([]byte, error) {
+	doc := map[string]any{}
+	if raw, err := os.ReadFile(path); err == nil {
+		if err := json.Unmarshal(raw, &doc); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", path, err)
+		}
+	}
+	pols, _ := doc["policies"].(map[string]any)
+	if pols == nil {
+		pols = map[string]any{}
+		doc["policies"] = pols
+	}
+	certs, _ := pols["Certificates"].(map[string]any)
+	if certs == nil {
+		certs = map[string]any{}
+		pols["Certificates"] = certs
+	}
+	install, _ := certs["Install"].([]any)
+	certs["Install"] = append(install, caFile)
+	return json.MarshalIndent(doc, "", "  ")
+}
+
+// copyFileAny copies a file of any size, mode 0600: a profile database is
+// the user's private data.
+func copyFileAny(src, dst string) error {
+	b, err := os.ReadFile(src)
+	if err != nil {
+		return err
+	}
+	return os.WriteFile(dst, b, 0o600)
+}
+
+// writeBrowserTrust prepares the browsers' stores.
+func writeBrowserTrust(a *Authority, dir, caFile, home string) browserTrust {
+	var b browserTrust
+	b.writeChromium(a, dir, home)
+	b.writeFirefox(dir, caFile, home)
+	return b
+}
