@@ -1,0 +1,109 @@
+package e2e
+
+import (
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/htapod/htapod/internal/lab"
+)
+
+// TestTrustKeepsUserCA runs clients whose user trusts a private CA (the
+// lab's) through a CA variable of their own, as a company's servers need:
+// with --passthrough for the host the client must succeed as it does
+// without htapod (it sees the real certificate and trusts it through the
+// user's variable), and intercepted it must succeed too (the variable's
+// file gets htapod's CA). The measured bug: htapod set CURL_CA_BUNDLE,
+// which curl reads before SSL_CERT_FILE, and curl failed with error 60.
+func TestTrustKeepsUserCA(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	url := labURL(443, "/")
+	caDir := userCertDir(t, e)
+	py := func(code string) []string { return []string{"/usr/bin/python3", "-c", code} }
+	tests := []struct {
+		name string
+		env  []string
+		argv []string
+		need string // a program or Python module the client needs
+	}{
+		{"curl SSL_CERT_FILE", []string{"SSL_CERT_FILE=" + e.pki.CAFile},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+		{"curl CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + e.pki.CAFile},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+		{"curl SSL_CERT_DIR", []string{"SSL_CERT_DIR=" + caDir},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+		{"python urllib SSL_CERT_FILE", []string{"SSL_CERT_FILE=" + e.pki.CAFile},
+			py("import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('" + url + "', timeout=20).read().decode())"), ""},
+		{"python requests REQUESTS_CA_BUNDLE", []string{"REQUESTS_CA_BUNDLE=" + e.pki.CAFile},
+			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests"},
+		{"python requests CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + e.pki.CAFile},
+			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests"},
+		{"python httpx SSL_CERT_DIR", []string{"SSL_CERT_DIR=" + caDir},
+			py("import httpx,sys; sys.stdout.write(httpx.get('" + url + "', timeout=20).text)"), "httpx"},
+		{"node NODE_EXTRA_CA_CERTS", []string{"NODE_EXTRA_CA_CERTS=" + e.pki.CAFile},
+			[]string{"node", "-e", "require('https').get('" + url + "', r => r.pipe(process.stdout))"}, "node"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			need(t, tt.need)
+			opts := lab.RunOptions{Env: tt.env}
+			if res := e.direct(opts, tt.argv...); res.ExitCode != 0 || string(res.Stdout) != lab.IndexHTML {
+				t.Fatalf("without htapod, %q with %q: %v; want the index page (the baseline)", tt.argv, tt.env, res)
+			}
+			for _, mode := range [][]string{{"--passthrough", "www.lab.test"}, nil} {
+				args := append(append([]string{"-v"}, mode...), "--")
+				res := e.tap(opts, append(args, tt.argv...)...)
+				if res.ExitCode != 0 || string(res.Stdout) != lab.IndexHTML {
+					t.Errorf("%s htapod %q -- %q: %v; want exit 0 and the index page", strings.Join(tt.env, " "), mode, tt.argv, res)
+					continue
+				}
+				how := "intercepted"
+				if mode != nil {
+					how = "passthrough"
+				}
+				if l := tlsLines(string(res.Stderr)); len(l) == 0 || l[0].how != how {
+					t.Errorf("htapod %q: tls lines %+v; want the flow %s", mode, l, how)
+				}
+			}
+		})
+	}
+}
+
+// userCertDir makes an OpenSSL hashed directory holding the lab's CA, as a
+// user's SSL_CERT_DIR would be.
+func userCertDir(t *testing.T, e *tlsEnv) string {
+	t.Helper()
+	dir := filepath.Join(e.Home(), "certdir")
+	if err := os.Mkdir(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	b, err := os.ReadFile(e.pki.CAFile)
+	if err != nil {
+		t.Fatal(err)
+	}
+	e.WriteFile("certdir/lab-ca.pem", b, 0o644)
+	if out, err := exec.Command("openssl", "rehash", dir).CombinedOutput(); err != nil {
+		t.Fatalf("openssl rehash %s: %v\n%s", dir, err, out)
+	}
+	return dir
+}
+
+// need skips t when what (a program, or a module of Debian's python3
+// when it is "requests" or "httpx") is missing.
+func need(t *testing.T, what string) {
+	t.Helper()
+	switch what {
+	case "":
+	case "requests", "httpx":
+		if exec.Command("/usr/bin/python3", "-c", "import "+what).Run() != nil {
+			t.Skipf("python3 has no %s module (scripts/test-setup.sh installs it)", what)
+		}
+	default:
+		if _, err := exec.LookPath(what); err != nil {
+			t.Skipf("no %s on this machine (scripts/test-setup.sh installs it)", what)
+		}
+	}
+}
