@@ -35,7 +35,7 @@ var firefoxInstalls = []string{
 // firefoxProfiles are the patterns of profile databases under $HOME.
 var firefoxProfiles = []string{
 	".mozilla/firefox/*/cert9.db",
-	".config/mozilla/firefox/*/cert9.db",
+	".config/mozilla/firefox/*/cert9.db", // XDG, newer versions
 	"snap/firefox/common/.mozilla/firefox/*/cert9.db",
 }
 
@@ -89,15 +89,30 @@ func (b *browserTrust) writeFirefox(dir, caFile, home string) {
 	for _, pat := range firefoxProfiles {
 		dbs, _ := filepath.Glob(filepath.Join(home, pat))
 		for _, db := range dbs {
-			cp := filepath.Join(dir, fmt.Sprintf("firefox-cert9-%d.db", len(b.mounts)))
-			if err := copyFileAny(db, cp); err != nil {
-				b.skip("Firefox profile %s: copy: %v", filepath.Dir(db), err)
-				continue
-			}
-			b.mounts = append(b.mounts, Mount{Src: cp, Dst: db})
-			b.stores = append(b.stores, "Firefox profile "+filepath.Dir(db))
+			b.shadowProfile(dir, filepath.Dir(db))
 		}
 	}
+}
+
+// shadowProfile mounts copies of a profile's certificate and key
+// databases over them: the policy's import and whatever else NSS writes
+// during the run (key4.db changes at every start) go to the copies.
+func (b *browserTrust) shadowProfile(dir, profile string) {
+	var ms []Mount
+	for _, name := range []string{"cert9.db", "key4.db"} {
+		src := filepath.Join(profile, name)
+		if _, err := os.Stat(src); err != nil {
+			continue
+		}
+		cp := filepath.Join(dir, fmt.Sprintf("firefox-%d-%s", len(b.mounts), name))
+		if err := copyFileAny(src, cp); err != nil {
+			b.skip("Firefox profile %s: copy %s: %v", profile, name, err)
+			return
+		}
+		ms = append(ms, Mount{Src: cp, Dst: src})
+	}
+	b.mounts = append(b.mounts, ms...)
+	b.stores = append(b.stores, "Firefox profile "+profile)
 }
 
 // firefoxPolicy is the policy file at path (if any) with caFile added to
