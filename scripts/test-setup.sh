@@ -39,6 +39,13 @@ wanted=(
 	h2load:nghttp2-client
 	java:default-jdk-headless
 	/etc/ssl/certs/ca-certificates.crt:ca-certificates
+	# Trust stores and the clients of docs/compatibility.md.
+	chromium:chromium
+	firefox-esr:firefox-esr
+	certutil:libnss3-tools
+	gnutls-cli:gnutls-bin
+	ruby:ruby
+	php:php-cli
 )
 missing=()
 for pair in "${wanted[@]}"; do
@@ -55,6 +62,12 @@ fi
 # Debian's python3 without the requests module (the TLS tests use both).
 if ! /usr/bin/python3 -c 'import requests' >/dev/null 2>&1; then
 	missing+=(python3-requests)
+fi
+if ! /usr/bin/python3 -c 'import httpx' >/dev/null 2>&1; then
+	missing+=(python3-httpx)
+fi
+if ! php -m 2>/dev/null | grep -qx curl; then
+	missing+=(php-curl)
 fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
