@@ -97,7 +97,7 @@ func need(t *testing.T, what string) {
 	t.Helper()
 	switch what {
 	case "":
-	case "requests", "httpx":
+	case "requests", "httpx", "pip":
 		if exec.Command("/usr/bin/python3", "-c", "import "+what).Run() != nil {
 			t.Skipf("python3 has no %s module (scripts/test-setup.sh installs it)", what)
 		}

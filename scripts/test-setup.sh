@@ -66,6 +66,9 @@ fi
 if ! /usr/bin/python3 -c 'import httpx' >/dev/null 2>&1; then
 	missing+=(python3-httpx)
 fi
+if ! /usr/bin/python3 -m pip --version >/dev/null 2>&1; then
+	missing+=(python3-pip)
+fi
 if ! php -m 2>/dev/null | grep -qx curl; then
 	missing+=(php-curl)
 fi
