@@ -56,7 +56,7 @@ func (r *Runner) trustFiles(auth *tlsmitm.Authority, runDir string) ([]sandbox.B
 	}
 	binds := make([]sandbox.Bind, 0, len(trust.Mounts))
 	for _, m := range trust.Mounts {
-		binds = append(binds, sandbox.Bind{Src: m.Src, Dst: m.Dst})
+		binds = append(binds, sandbox.Bind{Src: m.Src, Dst: m.Dst, Overlay: m.Overlay})
 	}
 	return binds, trust.Env, nil
 }

@@ -107,3 +107,27 @@ func need(t *testing.T, what string) {
 		}
 	}
 }
+
+// TestTrustHashedDir checks the box's /etc/ssl/certs as a directory
+// (CApath) alone, without any bundle file: the CA is found under its
+// OpenSSL hash, and the host's own links are still there.
+func TestTrustHashedDir(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	req := []byte("GET / HTTP/1.0\r\nHost: www.lab.test\r\n\r\n")
+	argv := []string{"openssl", "s_client", "-quiet", "-verify_return_error", "-no-CAfile", "-no-CAstore",
+		"-CApath", "/etc/ssl/certs", "-connect", "www.lab.test:443", "-servername", "www.lab.test"}
+	res := e.tap(lab.RunOptions{Stdin: req}, append([]string{"--"}, argv...)...)
+	if res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "Welcome to the htapod lab") {
+		t.Errorf("htapod -- %q: %v; want the page", argv, res)
+	}
+	host, err := os.ReadDir("/etc/ssl/certs")
+	if err != nil {
+		t.Fatal(err)
+	}
+	res = e.tap(lab.RunOptions{}, "--", "ls", "/etc/ssl/certs")
+	box := strings.Fields(string(res.Stdout))
+	if len(box) < len(host)+2 {
+		t.Errorf("the box's /etc/ssl/certs has %d entries; want the host's %d + the CA and its hash link", len(box), len(host))
+	}
+}

@@ -51,11 +51,14 @@ type Spec struct {
 	Prepare func(*Spec) error
 }
 
-// Bind mounts the file Src over the file Dst. Dst that does not exist is
-// skipped unless Required.
+// Bind mounts the file or directory Src over Dst. Dst that does not exist
+// is skipped unless Required. With Overlay, the directory Src is laid over
+// the directory Dst instead (a read-only overlay, lowerdir=Src:Dst): Dst's
+// entries show through except where Src has its own, and nothing is copied.
 type Bind struct {
 	Src, Dst string
 	Required bool
+	Overlay  bool
 }
 
 // DefaultMTU is large: the TUN never touches a wire, and every packet costs

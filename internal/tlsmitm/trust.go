@@ -9,8 +9,13 @@ import (
 	"sync"
 )
 
-// Mount is a file or directory to bind over a path in the box.
-type Mount struct{ Src, Dst string }
+// Mount is a file or directory to bind over a path in the box; with
+// Overlay, the directory Src is laid over the directory Dst instead
+// (Dst's entries show through where Src has none).
+type Mount struct {
+	Src, Dst string
+	Overlay  bool
+}
 
 // Trust is what makes the box trust an authority: files written in a run
 // directory, the mounts that put them in place, and environment variables
@@ -47,9 +52,20 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	if hostHasJava() {
 		javaStore = filepath.Join(dir, "java-cacerts")
 	}
-	farm := ""
+	farm, overlay := "", false
 	if fi, err := os.Stat(hashedDir); err == nil && fi.IsDir() {
 		farm = filepath.Join(dir, "certs")
+		overlay = useOverlay && !strings.ContainsAny(farm, ":,\\")
+	}
+	if overlay && javaStore != "" && isDir(filepath.Join(hashedDir, "java")) {
+		// The store goes straight into the layer, as java/cacerts.
+		javaStore = filepath.Join(farm, "java", "cacerts")
+	}
+	if overlay {
+		// Three small files: written before the Java store goes into it.
+		if err := writeHashedLayer(caPEM, hash, farm, bundle, javaStore); err != nil {
+			return nil, err
+		}
 	}
 	home := envValue(env, "HOME")
 	var browsers browserTrust
@@ -75,7 +91,7 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	if javaStore != "" {
 		run(1, func() error { return writeJavaStore(a.Certificate(), javaStore, roots) })
 	}
-	if farm != "" {
+	if farm != "" && !overlay {
 		run(2, func() error { return writeHashedDir(caPEM, hash, farm, bundle, javaStore) })
 	}
 	var envNames []string
@@ -90,7 +106,7 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	}
 	t.Stores = append(t.Stores, "system bundles")
 	if farm != "" {
-		t.Mounts = append(t.Mounts, Mount{Src: farm, Dst: hashedDir})
+		t.Mounts = append(t.Mounts, Mount{Src: farm, Dst: hashedDir, Overlay: overlay})
 		t.Stores = append(t.Stores, "OpenSSL directory "+hashedDir)
 	}
 	t.Mounts = append(t.Mounts, bundleMounts(t.Bundle, farm != "")...)

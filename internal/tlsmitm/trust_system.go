@@ -7,6 +7,8 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+
+	"golang.org/x/sys/unix"
 )
 
 // SystemBundles are the CA bundle files of the common distributions. The
@@ -58,6 +60,57 @@ func bundleMounts(bundle string, farm bool) []Mount {
 		ms = append(ms, Mount{Src: bundle, Dst: p})
 	}
 	return ms
+}
+
+// useOverlay says whether the box may lay a directory over the hashed
+// directory instead of replacing it with a copy: overlays in a user
+// namespace need Linux 5.11. The copy is ~300 links written at every
+// run's start; the layer is three files.
+var useOverlay = kernelAtLeast(5, 11)
+
+// kernelAtLeast says whether the running kernel is major.minor or newer.
+func kernelAtLeast(major, minor int) bool {
+	var u unix.Utsname
+	if unix.Uname(&u) != nil {
+		return false
+	}
+	var ma, mi int
+	if _, err := fmt.Sscanf(unix.ByteSliceToString(u.Release[:]), "%d.%d", &ma, &mi); err != nil {
+		return false
+	}
+	return ma > major || ma == major && mi >= minor
+}
+
+func isDir(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.IsDir()
+}
+
+// writeHashedLayer makes the layer laid over /etc/ssl/certs: the bundle
+// as ca-certificates.crt, the CA under its OpenSSL hash (the first
+// <hash>.N the host does not use), and the directory java, which the
+// Java store is written into. Everything else shows through from the host.
+func writeHashedLayer(caPEM []byte, hash, layer string, bundle []byte, javaStore string) error {
+	if err := os.Mkdir(layer, 0o755); err != nil {
+		return fmt.Errorf("create CA layer: %w", err)
+	}
+	if javaStore != "" && strings.HasPrefix(javaStore, layer+"/") {
+		if err := os.Mkdir(filepath.Dir(javaStore), 0o755); err != nil {
+			return fmt.Errorf("create CA layer: %w", err)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(layer, "ca-certificates.crt"), bundle, 0o644); err != nil {
+		return fmt.Errorf("create CA layer: %w", err)
+	}
+	taken := map[string]bool{}
+	for i := 0; i < 10; i++ {
+		name := fmt.Sprintf("%s.%d", hash, i)
+		if _, err := os.Lstat(filepath.Join(hashedDir, name)); err != nil {
+			break
+		}
+		taken[name] = true
+	}
+	return addHashed(layer, caPEM, hash, taken)
 }
 
 // writeHashedDir makes a copy of /etc/ssl/certs as a directory of

@@ -155,14 +155,36 @@ func mustLeaf(t *testing.T, a *Authority, name string) *x509.Certificate {
 	return c.Leaf
 }
 
+// TestWriteTrustHashedDir checks both ways of giving /etc/ssl/certs the
+// CA: a layer laid over it (Linux 5.11 and later) and a copy of it.
 func TestWriteTrustHashedDir(t *testing.T) {
 	if fi, err := os.Stat(hashedDir); err != nil || !fi.IsDir() {
 		t.Skipf("no %s on this machine", hashedDir)
 	}
+	for _, overlay := range []bool{true, false} {
+		t.Run(fmt.Sprintf("overlay=%v", overlay), func(t *testing.T) {
+			old := useOverlay
+			useOverlay = overlay
+			t.Cleanup(func() { useOverlay = old })
+			testHashedDir(t, overlay)
+		})
+	}
+}
+
+func testHashedDir(t *testing.T, overlay bool) {
 	a, tr, _ := newTestTrust(t, nil)
 	farm := mountFor(tr, hashedDir)
 	if farm == "" {
 		t.Fatalf("WriteTrust Mounts = %v; want one at %s", tr.Mounts, hashedDir)
+	}
+	for _, m := range tr.Mounts {
+		if m.Dst == hashedDir && m.Overlay != overlay {
+			t.Errorf("mount at %s has Overlay %v; want %v", hashedDir, m.Overlay, overlay)
+		}
+	}
+	bundle, _ := os.ReadFile(tr.Bundle)
+	if got, _ := os.ReadFile(filepath.Join(farm, "ca-certificates.crt")); !bytes.Equal(got, bundle) {
+		t.Errorf("%s/ca-certificates.crt is not the bundle", farm)
 	}
 
 	hash, err := subjectHash(a.Certificate())
@@ -196,8 +218,12 @@ func TestWriteTrustHashedDir(t *testing.T) {
 		t.Errorf("%s in the hashed directory = %q; want the CA PEM", found, got)
 	}
 
-	// The host's links are mirrored with the same targets.
+	// The host's links are mirrored with the same targets (a layer has
+	// none: the host's show through).
 	entries, err := os.ReadDir(hashedDir)
+	if overlay {
+		entries = nil
+	}
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -288,5 +314,22 @@ func countCerts(b []byte) int {
 			return n
 		}
 		n++
+	}
+}
+
+// BenchmarkWriteTrust measures the trust files of one run, on the path of
+// every run's start.
+func BenchmarkWriteTrust(b *testing.B) {
+	a, err := NewAuthority()
+	if err != nil {
+		b.Fatal(err)
+	}
+	env := []string{"HOME=" + b.TempDir()}
+	for i := 0; i < b.N; i++ {
+		dir := filepath.Join(b.TempDir(), fmt.Sprint(i))
+		os.Mkdir(dir, 0o700)
+		if _, err := WriteTrust(a, dir, env); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
