@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -72,13 +73,14 @@ type run struct {
 	capture        netstack.Capture
 	stdout, stderr *os.File
 	mux            *lineout.Mux
+	refused        refusals // clients that refused the CA, for a notice at the end
 }
 
 // openOutputs decides the command's standard files and attaches every
 // output to the run's fan-out.
 func (ru *run) openOutputs() error {
 	c := ru.cfg
-	ru.out = newFanout(c.filter, c.handlers)
+	ru.out = newFanout(c.filter, append(slices.Clip(c.handlers), ru.refused.observe))
 	for _, s := range c.sinks {
 		ru.out.add(s.name, s.s)
 	}
@@ -192,7 +194,7 @@ func (ru *run) startTrust(auth *tlsmitm.Authority) *trustJob {
 	t.wg.Add(1)
 	go func() {
 		defer t.wg.Done()
-		t.binds, t.env, t.err = ru.r.trustFiles(auth, ru.dir)
+		t.binds, t.env, t.err = ru.r.trustFiles(auth, ru.dir, &ru.refused, ru.out.handle)
 		t.err = runDirFull(filepath.Dir(ru.dir), t.err)
 	}()
 	return t
@@ -248,6 +250,9 @@ func (ru *run) wait(ctx context.Context, box *sandbox.Box, fwd *relay.Forwarder)
 	cctx, cancel := context.WithTimeout(context.Background(), time.Second)
 	fwd.Close(cctx)
 	cancel()
+	if n := ru.refused.notice(); n != nil {
+		ru.out.handle(n)
+	}
 	return status, werr
 }
 

@@ -7,6 +7,7 @@ import (
 	"strings"
 	"sync"
 
+	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/internal/tlsmitm"
 )
@@ -45,14 +46,19 @@ func (r *Runner) authority(intercept bool) (*tlsmitm.Authority, error) {
 }
 
 // trustFiles writes what makes the box trust auth into runDir, and returns
-// the mounts and environment that put it in place.
-func (r *Runner) trustFiles(auth *tlsmitm.Authority, runDir string) ([]sandbox.Bind, []string, error) {
+// the mounts and environment that put it in place. It says which stores
+// took the CA (emit, and rf for the end-of-run notice).
+func (r *Runner) trustFiles(auth *tlsmitm.Authority, runDir string, rf *refusals, emit event.Handler) ([]sandbox.Bind, []string, error) {
 	if auth == nil {
 		return nil, nil, nil
 	}
 	trust, err := tlsmitm.WriteTrust(auth, runDir, r.cfg.env)
 	if err != nil {
 		return nil, nil, err
+	}
+	rf.setTrust(trust)
+	for _, n := range trustNotices(trust) {
+		emit(n)
 	}
 	binds := make([]sandbox.Bind, 0, len(trust.Mounts))
 	for _, m := range trust.Mounts {

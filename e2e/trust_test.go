@@ -131,3 +131,38 @@ func TestTrustHashedDir(t *testing.T) {
 		t.Errorf("the box's /etc/ssl/certs has %d entries; want the host's %d + the CA and its hash link", len(box), len(host))
 	}
 }
+
+// TestTrustReport checks what the report says about trust: with -v, the
+// stores given the CA; at the end of a run, each server whose client
+// refused the CA, with the fix.
+func TestTrustReport(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	res := e.tap(lab.RunOptions{}, "-v", "--", "true")
+	if !strings.Contains(string(res.Stderr), "trust: the CA is in system bundles") {
+		t.Errorf("htapod -v -- true: no notice of the trust stores; report:\n%s", res.Stderr)
+	}
+	if res := e.tap(lab.RunOptions{}, "--", "true"); strings.Contains(string(res.Stderr), "trust:") {
+		t.Errorf("htapod -- true (no -v) shows the trust stores; report:\n%s", res.Stderr)
+	}
+	// A client that trusts only its own file refuses htapod's certificate
+	// (curl --cacert would still read the CA directory).
+	argv := []string{"/usr/bin/python3", "-c", "import ssl,urllib.request,sys; " +
+		"urllib.request.urlopen(sys.argv[1], timeout=20, context=ssl.create_default_context(cafile=sys.argv[2]))",
+		labURL(443, "/"), e.pki.CAFile}
+	res = e.tap(lab.RunOptions{}, append([]string{"--"}, argv...)...)
+	if res.ExitCode == 0 {
+		t.Fatalf("htapod -- %q: %v; want curl to refuse htapod's certificate", argv, res)
+	}
+	var last string
+	for _, l := range strings.Split(strings.TrimSpace(string(res.Stderr)), "\n") {
+		if strings.HasPrefix(l, "htapod  warn: a client refused") {
+			last = l
+		}
+	}
+	for _, want := range []string{"for www.lab.test", "--passthrough www.lab.test", "SSL_CERT_FILE"} {
+		if !strings.Contains(last, want) {
+			t.Errorf("end-of-run notice %q lacks %q; report:\n%s", last, want, res.Stderr)
+		}
+	}
+}

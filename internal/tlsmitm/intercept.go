@@ -97,13 +97,20 @@ func (e *Error) Error() string {
 		if why == "" {
 			why = e.Err.Error()
 		}
-		return "the client refused htapod's certificate (" + why + "); it may pin certificates or use its own trust store — try --passthrough for this host"
+		return clientRefused + " (" + why + "); it may pin certificates or use its own trust store — try --passthrough for this host"
 	}
 	return "upstream: " + e.Err.Error()
 }
 
 // Unwrap returns the cause.
 func (e *Error) Unwrap() error { return e.Err }
+
+// clientRefused starts the message of a client-leg Error.
+const clientRefused = "the client refused htapod's certificate"
+
+// IsClientRefusal says whether msg, an Error's message (as events carry
+// it), says that the client refused htapod's certificate.
+func IsClientRefusal(msg string) bool { return strings.HasPrefix(msg, clientRefused) }
 
 // Intercept completes TLS on both legs. client must replay the client's
 // ClientHello (the relay peeked it to read sni and alpn); server is a

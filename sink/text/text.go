@@ -112,6 +112,10 @@ func (s *Sink) render(e event.Event) string {
 		return formatDNS(e) + "\n"
 	case *event.TLS:
 		return s.tls(e)
+	case *event.Notice:
+		if e.Level == "debug" && !s.opts.Verbose {
+			return "" // details (the trust stores prepared): -v
+		}
 	case *event.Unparsed:
 		return s.paint(yellow, fmt.Sprintf("!    %s stopped following flow %d: %s", e.Dissector, e.FlowID, e.Reason)) + "\n"
 	}
