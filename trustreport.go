@@ -69,17 +69,15 @@ func (r *refusals) notice() event.Event {
 		return nil
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "a client refused htapod's certificate for %s: it trusts a store htapod did not give the CA", strings.Join(r.hosts, ", "))
+	fmt.Fprintf(&b, "a client refused htapod's certificate for %s: it trusts only a store of its own "+
+		"(htapod -v lists the stores given the CA) or pins certificates", strings.Join(r.hosts, ", "))
 	if r.trust != nil {
-		fmt.Fprintf(&b, " (htapod gave it to: %s)", strings.Join(r.trust.Stores, ", "))
 		for _, s := range r.trust.Skipped {
 			fmt.Fprintf(&b, "; not prepared: %s", s)
 		}
 	}
-	b.WriteString(", or it pins certificates. Point it at the run's bundle, $SSL_CERT_FILE in the box" +
-		" (curl --cacert \"$SSL_CERT_FILE\"; Java with a trust store of its own: -Djavax.net.ssl.trustStore;" +
-		" a config file's CA setting: git http.sslCAInfo, pip.conf cert, .npmrc cafile)," +
-		" or leave the host alone: ")
+	b.WriteString(". Give it the run's bundle, $SSL_CERT_FILE in the box (curl --cacert, " +
+		"Java -Djavax.net.ssl.trustStore, git http.sslCAInfo, pip.conf cert, .npmrc cafile), or leave the host alone: ")
 	for i, h := range r.hosts {
 		if i > 0 {
 			b.WriteString(" ")

@@ -160,6 +160,7 @@ func TestTrustReport(t *testing.T) {
 			last = l
 		}
 	}
+	t.Logf("end-of-run notice: %s", last)
 	for _, want := range []string{"for www.lab.test", "--passthrough www.lab.test", "SSL_CERT_FILE"} {
 		if !strings.Contains(last, want) {
 			t.Errorf("end-of-run notice %q lacks %q; report:\n%s", last, want, res.Stderr)
