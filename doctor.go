@@ -25,11 +25,12 @@ type Check struct {
 }
 
 // Doctor checks what htapod needs from this machine (user namespaces, the
-// TUN device) and builds a real box around `true`. It changes nothing.
+// TUN device), builds a real box around `true`, and says which trust
+// stores would take a run's CA. It changes nothing.
 func Doctor() []Check {
 	var out []Check
 	for _, c := range sandbox.Doctor() {
 		out = append(out, Check{Name: c.Name, OK: c.OK, Detail: c.Detail, Fix: c.Fix})
 	}
-	return out
+	return append(out, trustCheck())
 }

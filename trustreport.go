@@ -2,6 +2,8 @@ package htapod
 
 import (
 	"fmt"
+	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"time"
@@ -85,4 +87,34 @@ func (r *refusals) notice() event.Event {
 		b.WriteString("--passthrough " + h)
 	}
 	return &event.Notice{Time: time.Now(), Level: "warn", Message: b.String()}
+}
+
+// trustCheck is doctor's look at the trust stores: it writes a run's trust
+// files for a throwaway CA into a temporary directory (removed after) and
+// says which stores would take the CA, and what keeps others from it.
+func trustCheck() Check {
+	c := Check{Name: "trust stores"}
+	a, err := tlsmitm.NewAuthority()
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	dir, err := os.MkdirTemp("", "htapod-doctor-")
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	defer os.RemoveAll(dir)
+	t, err := tlsmitm.WriteTrust(a, dir, os.Environ())
+	if err != nil {
+		c.Detail = err.Error()
+		return c
+	}
+	c.OK = len(t.Skipped) == 0
+	c.Detail = "the CA would go to: " + strings.Join(t.Stores, ", ")
+	c.Fix = strings.Join(t.Skipped, "\n")
+	if _, err := exec.LookPath("certutil"); err != nil {
+		c.Detail += "; no certutil (libnss3-tools): needed for Chromium only where it has no policy directory"
+	}
+	return c
 }

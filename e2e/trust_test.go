@@ -167,3 +167,20 @@ func TestTrustReport(t *testing.T) {
 		}
 	}
 }
+
+// TestTrustDoctor checks that doctor names the stores a run would give
+// the CA, browsers included (the lab machine has them).
+func TestTrustDoctor(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.htapod("doctor")
+	out := string(res.Stdout)
+	for _, want := range []string{"trust stores", "system bundles"} {
+		if !strings.Contains(out, want) {
+			t.Errorf("htapod doctor does not say %q: %v", want, res)
+		}
+	}
+	if _, err := exec.LookPath("chromium"); err == nil && !strings.Contains(out, "Chromium policy") {
+		t.Errorf("htapod doctor does not name Chromium's store: %v", res)
+	}
+}
