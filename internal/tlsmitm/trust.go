@@ -97,7 +97,7 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	var envNames []string
 	run(3, func() error {
 		var err error
-		t.Env, envNames, err = trustEnv(envFile{bundle: t.Bundle, ca: t.CA, dir: dir, caPEM: caPEM, hash: hash}, env)
+		t.Env, envNames, err = trustEnv(envFile{bundle: t.Bundle, ca: t.CA, dir: dir, caPEM: caPEM, hash: hash, hashedDir: farm != ""}, env)
 		return err
 	})
 	wg.Wait()

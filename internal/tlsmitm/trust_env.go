@@ -61,6 +61,9 @@ var caVars = []caVar{
 	// Added to the runtime's own roots.
 	{name: "NODE_EXTRA_CA_CERTS", unset: "ca"},
 	{name: "DENO_CERT", unset: "ca"},
+	// Replace their clients' roots; kept only when set.
+	{name: "HTTPLIB2_CA_CERTS"},
+	{name: "CLOUDSDK_CORE_CUSTOM_CA_CERTS_FILE"},
 }
 
 // envFile is how trustEnv finds the files it names: the bundle, the CA
@@ -69,6 +72,8 @@ type envFile struct {
 	bundle, ca, dir string
 	caPEM           []byte
 	hash            string // the CA's OpenSSL subject hash
+	// hashedDir says the box's /etc/ssl/certs holds the CA.
+	hashedDir bool
 }
 
 // trustEnv returns the CA variables for the box, given the command's
@@ -131,6 +136,9 @@ func (v caVar) value(f envFile, user map[string]string) (string, error) {
 // (missing, a directory): that is left as it is, and the client does what
 // it would do without htapod.
 func userFileWithCA(f envFile, name, p string) (string, error) {
+	if systemBundle(p) {
+		return "", nil // the box's copy of that path is the bundle
+	}
 	fi, err := os.Stat(p)
 	if err != nil || !fi.Mode().IsRegular() {
 		return "", nil
@@ -151,6 +159,9 @@ func userFileWithCA(f envFile, name, p string) (string, error) {
 // clients that take one directory (httpx) keep working; a list (OpenSSL's
 // and Go's colon-separated form) gets a directory holding only the CA.
 func certDirWithCA(f envFile, val string) (string, error) {
+	if f.hashedDir && filepath.Clean(val) == hashedDir {
+		return val, nil // the box's /etc/ssl/certs has the CA
+	}
 	if !strings.Contains(val, ":") {
 		if fi, err := os.Stat(val); err == nil && fi.IsDir() {
 			farm := filepath.Join(f.dir, "env-ssl_cert_dir")
@@ -209,6 +220,21 @@ func addHashed(dir string, caPEM []byte, hash string, taken map[string]bool) err
 		}
 	}
 	return fmt.Errorf("add CA to %s: no free hash slot", dir)
+}
+
+// systemBundle says whether p is (a link to) a system bundle, which the
+// box has replaced by the bundle with the CA.
+func systemBundle(p string) bool {
+	real, err := filepath.EvalSymlinks(p)
+	if err != nil {
+		return false
+	}
+	for _, b := range SystemBundles {
+		if real == b || filepath.Clean(p) == b {
+			return true
+		}
+	}
+	return false
 }
 
 // awsConfigCABundle says whether the user's AWS config file names a

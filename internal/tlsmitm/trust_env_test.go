@@ -69,6 +69,9 @@ func TestWriteTrustEnv(t *testing.T) {
 			want: map[string]string{"SSL_CERT_DIR": "dir+ca", "SSL_CERT_FILE": "-"}},
 		{name: "SSL_CERT_DIR list", env: []string{"SSL_CERT_DIR=" + certDir + ":/nonexistent"},
 			want: map[string]string{"SSL_CERT_DIR": "list+ca", "SSL_CERT_FILE": "-"}},
+		{name: "system paths are left alone: the box's copies have the CA",
+			env:  []string{"SSL_CERT_FILE=" + SystemBundles[0], "SSL_CERT_DIR=" + hashedDir},
+			want: map[string]string{"SSL_CERT_FILE": "-", "SSL_CERT_DIR": "-", "CURL_CA_BUNDLE": "-"}},
 		{name: "AWS config names a ca_bundle", env: []string{"HOME=" + awsHome},
 			want: map[string]string{"AWS_CA_BUNDLE": "-"}},
 	}
