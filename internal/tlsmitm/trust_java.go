@@ -2,12 +2,10 @@ package tlsmitm
 
 import (
 	"crypto/x509"
-	"encoding/pem"
 	"fmt"
 	"os"
+	"os/exec"
 	"strings"
-
-	pkcs12 "software.sslmate.com/src/go-pkcs12"
 )
 
 // JavaStores are the distributions' shared Java trust stores; JDKs link
@@ -19,8 +17,13 @@ var JavaStores = []string{
 	"/var/lib/ca-certificates/java-cacerts",    // openSUSE
 }
 
-// hostHasJava says whether the host has a Java trust store to replace.
+// hostHasJava says whether the host has Java and a trust store of it to
+// replace (Debian installs the store with ca-certificates-java, also
+// where no JDK is left).
 func hostHasJava() bool {
+	if _, err := exec.LookPath("java"); err != nil && !isDir("/usr/lib/jvm") {
+		return false
+	}
 	for _, p := range JavaStores {
 		if _, err := os.Stat(p); err == nil {
 			return true
@@ -43,25 +46,14 @@ func javaMounts(store string, farm bool) []Mount {
 }
 
 // writeJavaStore writes a PKCS#12 trust store with the host roots and the
-// CA to path. It is written
-// without encryption or MAC: Java opens the default trust store with no
-// password (javax.net.ssl.trustStorePassword unset) and then skips
+// CA to path (the host's part from the cache, see javaStoreBytes). It is
+// written without encryption or MAC: Java opens the default trust store
+// with no password (javax.net.ssl.trustStorePassword unset) and then skips
 // encrypted certificate bags, trusting nothing. Certificates are public.
 func writeJavaStore(ca *x509.Certificate, path string, roots []byte) error {
-	certs := []*x509.Certificate{ca}
-	for rest := roots; ; {
-		var blk *pem.Block
-		blk, rest = pem.Decode(rest)
-		if blk == nil {
-			break
-		}
-		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
-			certs = append(certs, c)
-		}
-	}
-	data, err := pkcs12.Passwordless.EncodeTrustStore(certs, "")
+	data, err := javaStoreBytes(ca, roots)
 	if err != nil {
-		return fmt.Errorf("encode Java trust store: %w", err)
+		return err
 	}
 	if err := os.WriteFile(path, data, 0o644); err != nil {
 		return fmt.Errorf("write Java trust store: %w", err)
