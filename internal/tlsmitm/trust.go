@@ -48,19 +48,7 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 	caPEM := a.CertPEM()
 	t := &Trust{Bundle: filepath.Join(dir, "ca-bundle.pem"), CA: filepath.Join(dir, "htapod-ca.pem")}
 	bundle := joinPEM(roots, caPEM)
-	javaStore := ""
-	if hostHasJava() {
-		javaStore = filepath.Join(dir, "java-cacerts")
-	}
-	farm, overlay := "", false
-	if fi, err := os.Stat(hashedDir); err == nil && fi.IsDir() {
-		farm = filepath.Join(dir, "certs")
-		overlay = useOverlay && !strings.ContainsAny(farm, ":,\\")
-	}
-	if overlay && javaStore != "" && isDir(filepath.Join(hashedDir, "java")) {
-		// The store goes straight into the layer, as java/cacerts.
-		javaStore = filepath.Join(farm, "java", "cacerts")
-	}
+	javaStore, farm, overlay := trustPaths(dir)
 	if overlay {
 		// Three small files: written before the Java store goes into it.
 		if err := writeHashedLayer(caPEM, hash, farm, bundle, javaStore); err != nil {
@@ -121,6 +109,24 @@ func WriteTrust(a *Authority, dir string, env []string) (*Trust, error) {
 		t.Stores = append(t.Stores, "environment "+strings.Join(envNames, " "))
 	}
 	return t, nil
+}
+
+// trustPaths says where the Java store and the hashed directory go in
+// dir ("" for none), and whether the directory is a layer (overlay) or a
+// copy.
+func trustPaths(dir string) (javaStore, farm string, overlay bool) {
+	if hostHasJava() {
+		javaStore = filepath.Join(dir, "java-cacerts")
+	}
+	if isDir(hashedDir) {
+		farm = filepath.Join(dir, "certs")
+		overlay = useOverlay && !strings.ContainsAny(farm, ":,\\")
+	}
+	if overlay && javaStore != "" && isDir(filepath.Join(hashedDir, "java")) {
+		// The store goes straight into the layer, as java/cacerts.
+		javaStore = filepath.Join(farm, "java", "cacerts")
+	}
+	return javaStore, farm, overlay
 }
 
 // envValue is the value of name in env, or "".
