@@ -31,7 +31,7 @@ public class Fetch {
 // way of finding trusted CAs (OpenSSL's bundle and hashed directory,
 // GnuTLS, Python's ssl and requests, Node's bundled roots plus
 // NODE_EXTRA_CA_CERTS, Go's SSL_CERT_FILE, Java's trust store, git's
-// GIT_SSL_CAINFO), and checks that each got the page from the real server
+// libcurl and the system bundle), and checks that each got the page from the real server
 // and that the report shows the request and, with -v, the interception
 // with SNI, version and ALPN.
 func TestTLSClients(t *testing.T) {
