@@ -25,6 +25,7 @@ type compatClient struct {
 	version     []string // prints the version on its first line
 	argv        []string // fetches {URL} (substituted) through htapod
 	stdin       string
+	env         []string // the client's own settings (not CA ones)
 	// ok says whether the run worked: by default, the page on stdout.
 	// Clients that fetch something other than a page (a registry, a git
 	// remote) succeed when the request reached the server: the report
@@ -68,6 +69,9 @@ var compatClients = []compatClient{
 		reached: true, need: "npm"},
 	{name: "Go net/http", finds: "`SSL_CERT_FILE`, `SSL_CERT_DIR`, else the system bundles and directories",
 		version: []string{"go", "version"}, argv: []string{"./gofetch", "{URL}"}, need: "go"},
+	{name: "go mod download (GOPROXY)", finds: "as Go net/http",
+		version: []string{"go", "version"}, argv: []string{"go", "mod", "download", "-x", "example.com/nothing@v1.0.0"},
+		env:     []string{"GOPROXY={URL}", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw"}, reached: true, need: "go"},
 	{name: "Java HttpClient", finds: "the JDK's cacerts (the system's Java store)",
 		version: []string{"java", "-version"}, argv: []string{"java", "Fetch.java", "{URL}"}, need: "java"},
 	{name: "git over HTTPS", finds: "`GIT_SSL_CAINFO`, http.sslCAInfo, else libcurl's (the system bundle)",
@@ -170,7 +174,11 @@ func (e *tlsEnv) compatRun(c compatClient) (bool, string) {
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), browserTimeout)
 	defer cancel()
-	res := e.Run(ctx, lab.RunOptions{Stdin: []byte(c.stdin)},
+	env := make([]string, len(c.env))
+	for i, kv := range c.env {
+		env[i] = strings.Replace(kv, "{URL}", compatURL, 1)
+	}
+	res := e.Run(ctx, lab.RunOptions{Stdin: []byte(c.stdin), Env: env},
 		append([]string{e.bin, "--upstream-ca", e.pki.CAFile, "--"}, argv...)...)
 	report := string(res.Stderr)
 	if res.TimedOut {
