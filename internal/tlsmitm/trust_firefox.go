@@ -55,9 +55,10 @@ func (b *browserTrust) writeFirefox(dir, caFile, home string) {
 	if _, err := os.Stat(firefoxSysConf); err == nil {
 		targets = append(targets, [2]string{sys, firefoxSysConf})
 	} else {
+		// An installation without a distribution directory would need
+		// its whole directory copied: it is left out (and said below).
 		for _, inst := range firefoxInstalls {
-			dist := filepath.Join(inst, "distribution")
-			if _, err := os.Stat(inst); err == nil {
+			if dist := filepath.Join(inst, "distribution"); isDir(dist) {
 				targets = append(targets, [2]string{filepath.Join(dist, "policies.json"), dist})
 			}
 		}
