@@ -173,3 +173,62 @@ func TestWriteNSSDB(t *testing.T) {
 		t.Errorf("writeNSSDB changed the user's database")
 	}
 }
+
+// TestWriteBrowserTrust prepares the browsers' stores on a made-up host:
+// Chromium's policy root, a Firefox installation with a distribution
+// directory, and a user with one Firefox profile.
+func TestWriteBrowserTrust(t *testing.T) {
+	root := t.TempDir()
+	mk := func(p, content string) string {
+		p = filepath.Join(root, p)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if content != "" {
+			os.WriteFile(p, []byte(content), 0o644)
+		}
+		return p
+	}
+	chromium := filepath.Dir(mk("etc/chromium/master_preferences", "{}"))
+	dist := filepath.Dir(mk("usr/lib/firefox-esr/distribution/x", ""))
+	profile := filepath.Dir(mk("home/.mozilla/firefox/abc.default/cert9.db", "cert db"))
+	mk("home/.mozilla/firefox/abc.default/key4.db", "key db")
+	oldC, oldS, oldI := chromiumPolicyRoots, firefoxSysConf, firefoxInstalls
+	t.Cleanup(func() { chromiumPolicyRoots, firefoxSysConf, firefoxInstalls = oldC, oldS, oldI })
+	chromiumPolicyRoots = []string{chromium, filepath.Join(root, "etc/opt/chrome")}
+	firefoxSysConf = filepath.Join(root, "etc/firefox")
+	firefoxInstalls = []string{filepath.Dir(dist)}
+
+	a := newTestAuthority(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "htapod-ca.pem")
+	os.WriteFile(caFile, a.CertPEM(), 0o644)
+	b := writeBrowserTrust(a, dir, caFile, filepath.Join(root, "home"))
+
+	mounts := map[string]string{}
+	for _, m := range b.mounts {
+		mounts[m.Dst] = m.Src
+	}
+	for _, dst := range []string{chromium, dist, filepath.Join(profile, "cert9.db"), filepath.Join(profile, "key4.db")} {
+		if mounts[dst] == "" {
+			t.Errorf("no mount over %s; mounts %v", dst, b.mounts)
+		}
+	}
+	if len(b.mounts) != 4 || len(b.skipped) != 0 {
+		t.Errorf("mounts %v, skipped %q; want the 4 above and nothing skipped", b.mounts, b.skipped)
+	}
+	pol, err := os.ReadFile(filepath.Join(mounts[chromium], "policies/managed", chromiumPolicyFile))
+	if err != nil || !strings.Contains(string(pol), base64.StdEncoding.EncodeToString(a.Certificate().Raw)) {
+		t.Errorf("Chromium policy = %s, %v; want the CA in CACertificates", pol, err)
+	}
+	ff, err := os.ReadFile(filepath.Join(mounts[dist], "policies.json"))
+	if err != nil || !strings.Contains(string(ff), caFile) {
+		t.Errorf("Firefox policy = %s, %v; want Install naming %s", ff, err, caFile)
+	}
+	if got, _ := os.ReadFile(mounts[filepath.Join(profile, "cert9.db")]); string(got) != "cert db" {
+		t.Errorf("profile cert9.db copy = %q; want a copy of the user's", got)
+	}
+	for _, want := range []string{"Chromium policy", "Firefox policy", "Firefox profile " + profile} {
+		if !slices.ContainsFunc(b.stores, func(s string) bool { return strings.HasPrefix(s, want) }) {
+			t.Errorf("stores %q lack %q", b.stores, want)
+		}
+	}
+}

@@ -23,7 +23,7 @@ import (
 
 // firefoxSysConf is Firefox's system policy directory on Linux; it wins
 // over the distribution directories.
-const firefoxSysConf = "/etc/firefox"
+var firefoxSysConf = "/etc/firefox"
 
 // firefoxInstalls are where distributions install Firefox; policies may
 // go in their distribution subdirectory.
