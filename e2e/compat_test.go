@@ -71,7 +71,7 @@ var compatClients = []compatClient{
 		version: []string{"go", "version"}, argv: []string{"./gofetch", "{URL}"}, need: "go"},
 	{name: "go mod download (GOPROXY)", finds: "as Go net/http",
 		version: []string{"go", "version"}, argv: []string{"go", "mod", "download", "-x", "example.com/nothing@v1.0.0"},
-		env:     []string{"GOPROXY={URL}", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw"}, reached: true, need: "go"},
+		env: []string{"GOPROXY={URL}", "GOSUMDB=off", "GOTOOLCHAIN=local", "GOFLAGS=-modcacherw"}, reached: true, need: "go"},
 	{name: "Java HttpClient", finds: "the JDK's cacerts (the system's Java store)",
 		version: []string{"java", "-version"}, argv: []string{"java", "Fetch.java", "{URL}"}, need: "java"},
 	{name: "git over HTTPS", finds: "`GIT_SSL_CAINFO`, http.sslCAInfo, else libcurl's (the system bundle)",
