@@ -28,36 +28,51 @@ func TestTrustKeepsUserCA(t *testing.T) {
 		env  []string
 		argv []string
 		need string // a program or Python module the client needs
+		want string // on stdout; "" means the index page
 	}{
 		{"curl SSL_CERT_FILE", []string{"SSL_CERT_FILE=" + e.pki.CAFile},
-			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl", ""},
 		{"curl CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + e.pki.CAFile},
-			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl", ""},
 		{"curl SSL_CERT_DIR", []string{"SSL_CERT_DIR=" + caDir},
-			[]string{"curl", "-sS", "--max-time", "20", url}, "curl"},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl", ""},
 		{"python urllib SSL_CERT_FILE", []string{"SSL_CERT_FILE=" + e.pki.CAFile},
-			py("import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('" + url + "', timeout=20).read().decode())"), ""},
+			py("import urllib.request,sys; sys.stdout.write(urllib.request.urlopen('" + url + "', timeout=20).read().decode())"), "", ""},
 		{"python requests REQUESTS_CA_BUNDLE", []string{"REQUESTS_CA_BUNDLE=" + e.pki.CAFile},
-			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests"},
+			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests", ""},
 		{"python requests CURL_CA_BUNDLE", []string{"CURL_CA_BUNDLE=" + e.pki.CAFile},
-			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests"},
+			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests", ""},
 		{"python httpx SSL_CERT_DIR", []string{"SSL_CERT_DIR=" + caDir},
-			py("import httpx,sys; sys.stdout.write(httpx.get('" + url + "', timeout=20).text)"), "httpx"},
+			py("import httpx,sys; sys.stdout.write(httpx.get('" + url + "', timeout=20).text)"), "httpx", ""},
 		{"node NODE_EXTRA_CA_CERTS", []string{"NODE_EXTRA_CA_CERTS=" + e.pki.CAFile},
-			[]string{"node", "-e", "require('https').get('" + url + "', r => r.pipe(process.stdout))"}, "node"},
+			[]string{"node", "-e", "require('https').get('" + url + "', r => r.pipe(process.stdout))"}, "node", ""},
+		{"git GIT_SSL_CAINFO", []string{"GIT_SSL_CAINFO=" + e.pki.CAFile},
+			[]string{"sh", "-c", "rm -rf c && git clone -q " + labURL(443, "/repo.git") + " c && cat c/README"}, "git", lab.RepoReadme},
+		// Combinations: the variable the client reads first is the user's.
+		{"curl CURL_CA_BUNDLE over SSL_CERT_FILE", []string{"CURL_CA_BUNDLE=" + e.pki.CAFile, "SSL_CERT_FILE=" + tlsmitmSystemBundle},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl", ""},
+		{"requests REQUESTS_CA_BUNDLE over CURL_CA_BUNDLE", []string{"REQUESTS_CA_BUNDLE=" + e.pki.CAFile, "CURL_CA_BUNDLE=" + tlsmitmSystemBundle},
+			py("import requests,sys; sys.stdout.write(requests.get('" + url + "', timeout=20).text)"), "requests", ""},
+		{"curl SSL_CERT_FILE with NODE_EXTRA_CA_CERTS and SSL_CERT_DIR", []string{"SSL_CERT_FILE=" + e.pki.CAFile,
+			"NODE_EXTRA_CA_CERTS=" + e.pki.CAFile, "SSL_CERT_DIR=" + caDir},
+			[]string{"curl", "-sS", "--max-time", "20", url}, "curl", ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			need(t, tt.need)
+			want := tt.want
+			if want == "" {
+				want = lab.IndexHTML
+			}
 			opts := lab.RunOptions{Env: tt.env}
-			if res := e.direct(opts, tt.argv...); res.ExitCode != 0 || string(res.Stdout) != lab.IndexHTML {
+			if res := e.direct(opts, tt.argv...); res.ExitCode != 0 || string(res.Stdout) != want {
 				t.Fatalf("without htapod, %q with %q: %v; want the index page (the baseline)", tt.argv, tt.env, res)
 			}
 			for _, mode := range [][]string{{"--passthrough", "www.lab.test"}, nil} {
 				args := append(append([]string{"-v"}, mode...), "--")
 				res := e.tap(opts, append(args, tt.argv...)...)
-				if res.ExitCode != 0 || string(res.Stdout) != lab.IndexHTML {
-					t.Errorf("%s htapod %q -- %q: %v; want exit 0 and the index page", strings.Join(tt.env, " "), mode, tt.argv, res)
+				if res.ExitCode != 0 || string(res.Stdout) != want {
+					t.Errorf("%s htapod %q -- %q: %v; want exit 0 and the page", strings.Join(tt.env, " "), mode, tt.argv, res)
 					continue
 				}
 				how := "intercepted"
@@ -71,6 +86,10 @@ func TestTrustKeepsUserCA(t *testing.T) {
 		})
 	}
 }
+
+// tlsmitmSystemBundle is Debian's system bundle: a CA file that does not
+// hold the lab's CA.
+const tlsmitmSystemBundle = "/etc/ssl/certs/ca-certificates.crt"
 
 // userCertDir makes an OpenSSL hashed directory holding the lab's CA, as a
 // user's SSL_CERT_DIR would be.
