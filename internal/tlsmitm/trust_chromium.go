@@ -3,6 +3,7 @@ package tlsmitm
 import (
 	"encoding/base64"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -52,7 +53,7 @@ func (b *browserTrust) writeChromium(a *Authority, dir, home string) {
 		target, content, err := chromiumPolicy(managed, der)
 		if err == nil {
 			var m Mount
-			m, err = shadowFile(dir, "chromium-policy-"+string(rune('a'+i)), root, target, content)
+			m, err = shadowFile(dir, fmt.Sprintf("chromium-policy-%d", i), root, target, content)
 			if err == nil {
 				b.mounts = append(b.mounts, m)
 				b.stores = append(b.stores, "Chromium policy "+managed)
@@ -62,17 +63,15 @@ func (b *browserTrust) writeChromium(a *Authority, dir, home string) {
 		}
 		b.skip("Chromium policy %s: %v", managed, err)
 	}
+	if policy {
+		return
+	}
 	nssdb := filepath.Join(home, ".pki", "nssdb")
-	if home == "" {
-		nssdb = ""
+	if home != "" && isDir(nssdb) {
+		b.writeNSSDB(a, dir, nssdb)
+		return
 	}
-	if !policy && nssdb != "" {
-		if fi, err := os.Stat(nssdb); err == nil && fi.IsDir() {
-			b.writeNSSDB(a, dir, nssdb)
-			return
-		}
-	}
-	if !policy && chromiumInstalled() {
+	if chromiumInstalled() {
 		b.skip("Chromium: no policy directory (%s) and no NSS database (%s) to mount over: "+
 			"run the browser once without htapod (it creates %[2]s), or as root: mkdir -p %[3]s",
 			chromiumPolicyRoots[0], nssdb, filepath.Join(chromiumPolicyRoots[0], "policies", "managed"))
