@@ -164,6 +164,11 @@ func TestTrustReport(t *testing.T) {
 	if res := e.tap(lab.RunOptions{}, "--", "true"); strings.Contains(string(res.Stderr), "trust:") {
 		t.Errorf("htapod -- true (no -v) shows the trust stores; report:\n%s", res.Stderr)
 	}
+	res = e.tap(lab.RunOptions{}, "--json", "--", "true")
+	if !strings.Contains(string(res.Stderr), `"type":"notice","time"`) ||
+		!strings.Contains(string(res.Stderr), `"level":"debug","message":"trust: the CA is in system bundles`) {
+		t.Errorf("htapod --json -- true: no debug notice of the trust stores; output:\n%s", res.Stderr)
+	}
 	// A client that trusts only its own file refuses htapod's certificate
 	// (curl --cacert would still read the CA directory).
 	argv := []string{"/usr/bin/python3", "-c", "import ssl,urllib.request,sys; " +
