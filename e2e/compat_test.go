@@ -142,12 +142,19 @@ no CA variable of its own, and "yes" means it got the page (for pip, npm,
 git and Firefox, whose target is not a page: the request reached the
 server, and no certificate error). A run that does not match its row fails
 the test; the versions are those of the machine that last wrote the file
-(Debian 12 and its packages).
+(Debian 12 and its packages; Node.js and npm from the machine's own
+nodejs package, Go from its toolchain).
 
 How each store gets the CA is in docs/design.md ("Trust inside the box").
 A client that trusts only a file of its own (a config file, a pinned
 certificate) keeps its trust and refuses htapod's certificate: the report
-says so at the end of the run, with the fix.
+says so at the end of the run, with the fix. Known limits: a CA file named
+in git's, pip's or npm's config file (not in a variable) is kept as the
+only trust of that client; Chromium where neither a policy directory
+(/etc/chromium, /etc/opt/chrome) nor ~/.pki/nssdb exists is not
+prepared (htapod doctor says so); a Firefox profile created during a run
+keeps that run's CA (its key is gone with the run). A user's own variables
+are tested in TestTrustKeepsUserCA.
 
 | client | version | how it finds CAs | works intercepted, no flag |
 | --- | --- | --- | --- |
