@@ -26,7 +26,8 @@ type Check struct {
 
 // Doctor checks what htapod needs from this machine (user namespaces, the
 // TUN device), builds a real box around `true`, and says which trust
-// stores would take a run's CA. It changes nothing.
+// stores would take a run's CA. It changes nothing but htapod's own cache
+// (the Java store of the host's roots, see docs/design.md).
 func Doctor() []Check {
 	var out []Check
 	for _, c := range sandbox.Doctor() {
