@@ -2,8 +2,9 @@
 # setup.sh prepares this machine for `make bench`: what the lab needs
 # (scripts/test-setup.sh: nginx, the user htapod-test, /dev/net/tun) and the
 # load generators of the benchmark. Run it as root; `make bench` does. It is
-# idempotent and only calls apt-get when a tool is missing. It never installs
-# pasta: the benchmark only adds a pasta column where pasta already is.
+# idempotent and only calls apt-get when a tool is missing. pasta (passt) and
+# slirp4netns are the reference columns: user-mode networking as other
+# rootless tools do it.
 set -euo pipefail
 # shellcheck source=../scripts/apt-install.sh
 . "$(dirname "$0")/../scripts/apt-install.sh"
@@ -25,6 +26,8 @@ wanted=(
 	h2load:nghttp2-client
 	nginx:nginx
 	curl:curl
+	pasta:passt
+	slirp4netns:slirp4netns
 )
 missing=()
 for pair in "${wanted[@]}"; do

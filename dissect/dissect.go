@@ -31,6 +31,11 @@ type Meta struct {
 	ALPN string
 	// Start is when the flow began.
 	Start time.Time
+	// Switched holds the header fields of the 101 response after which
+	// the bytes are another protocol's (an HTTP/1 upgrade), nil otherwise:
+	// the new protocol's dissector reads what the handshake agreed there
+	// (WebSocket's Sec-WebSocket-Extensions).
+	Switched []event.Header
 }
 
 // Options bound what dissectors keep.

@@ -141,9 +141,13 @@ type WebSocket struct {
 	// CloseCode and CloseReason are set for close frames.
 	CloseCode   int
 	CloseReason string
-	// Compressed says the message used permessage-deflate (RFC 7692), which
-	// is not decoded: Size is the compressed size and Data is empty.
-	Compressed bool
+	// Compressed says the message used permessage-deflate (RFC 7692).
+	// Data and Size are then the inflated message, CompressedSize its size
+	// on the wire. When it could not be inflated, Size is the compressed
+	// size, Data is empty and Err says why.
+	Compressed     bool
+	CompressedSize int64
+	Err            string
 }
 
 // Kind implements Event.

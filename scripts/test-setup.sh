@@ -72,6 +72,10 @@ fi
 if ! php -m 2>/dev/null | grep -qx curl; then
 	missing+=(php-curl)
 fi
+# Python's websockets client negotiates permessage-deflate (the WebSocket tests).
+if ! /usr/bin/python3 -c 'import websockets' >/dev/null 2>&1; then
+	missing+=(python3-websockets)
+fi
 
 if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"

@@ -119,6 +119,7 @@ func (s *stream) switched(x *exchange, h []event.Header, t time.Time) error {
 	x.ev.Upgrade = proto
 	x.respDone, x.resolved = true, true
 	s.emitPhase(x, event.PhaseResponse)
+	s.resp101 = h
 	if !s.switchTo(proto, t) {
 		return nil
 	}

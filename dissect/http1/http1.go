@@ -49,6 +49,7 @@ type stream struct {
 	down side
 
 	sub            dissect.Stream // the dissector after an upgrade
+	resp101        []event.Header // the 101 response's fields, for sub (dissect.Meta.Switched)
 	subUp, subDown bool           // which directions go to sub
 	subFailed      bool           // sub returned an error (and said so)
 	stopped        bool           // dissection ended quietly
@@ -195,7 +196,9 @@ func (s *stream) toSub(dir event.Direction, b []byte, t time.Time) error {
 // false, having stopped dissection, when there is none.
 func (s *stream) switchTo(proto string, t time.Time) bool {
 	if s.upg != nil {
-		s.sub = s.upg(proto, s.meta, s.given, s.emit)
+		meta := s.meta
+		meta.Switched = s.resp101
+		s.sub = s.upg(proto, meta, s.given, s.emit)
 	}
 	if s.sub == nil {
 		s.stop(t)

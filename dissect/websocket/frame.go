@@ -30,6 +30,8 @@ type parser struct {
 
 	msg message // the data message being reassembled
 	ctl message // the control frame being read
+
+	inf *inflater // permessage-deflate decoder, from the first compressed message
 }
 
 // message is a data message or control frame being read.
@@ -178,22 +180,39 @@ func (p *parser) payload(b []byte) {
 		m, limit = &p.ctl, maxControl
 	}
 	m.size += int64(len(b))
-	room := limit - len(m.data)
-	if m.compressed {
-		room = 0 // permessage-deflate is not decoded: keep nothing
+	if m.compressed && !isControl(p.op) {
+		p.inflate().add(p.unmask(b, nil))
+		p.pos += int64(len(b))
+		return
 	}
 	keep := b
-	if len(keep) > room {
+	if room := limit - len(m.data); len(keep) > room {
 		keep, m.truncated = keep[:room], true
 	}
-	start := len(m.data)
-	m.data = append(m.data, keep...)
+	m.data = p.unmask(keep, m.data)
+	p.pos += int64(len(b))
+}
+
+// unmask appends b to dst, unmasked (RFC 6455 §5.3) from the current
+// payload position.
+func (p *parser) unmask(b, dst []byte) []byte {
+	start := len(dst)
+	dst = append(dst, b...)
 	if p.masked {
-		for i := range keep {
-			m.data[start+i] ^= p.mask[(p.pos+int64(i))&3]
+		for i := range b {
+			dst[start+i] ^= p.mask[(p.pos+int64(i))&3]
 		}
 	}
-	p.pos += int64(len(b))
+	return dst
+}
+
+// inflate returns the direction's permessage-deflate decoder, made at the
+// first compressed message.
+func (p *parser) inflate() *inflater {
+	if p.inf == nil {
+		p.inf = &inflater{reset: p.s.deflate.noTakeover(p.dir)}
+	}
+	return p.inf
 }
 
 // endFrame ends the current frame, emitting the message it completes.
@@ -205,10 +224,22 @@ func (p *parser) endFrame(t time.Time) error {
 	if p.fin {
 		m := p.msg
 		p.msg = message{}
-		p.s.emit(&event.WebSocket{
+		ev := &event.WebSocket{
 			FlowID: p.s.meta.FlowID, Time: t, Dir: p.dir, Opcode: opcodeNames[m.op],
 			Size: m.size, Data: m.data, Truncated: m.truncated,
-		})
+		}
+		if m.compressed {
+			ev.Compressed, ev.CompressedSize = true, m.size
+			if in := p.inflate().message(p.s.opts.BodyLimit); in.err != nil {
+				ev.Err = in.err.Error()
+			} else {
+				ev.Size, ev.Data, ev.Truncated = in.size, in.data, in.truncated
+			}
+		}
+		if len(ev.Data) == 0 {
+			ev.Data = nil
+		}
+		p.s.emit(ev)
 	}
 	return nil
 }

@@ -25,6 +25,8 @@ var fuzzSeeds = []struct{ name, up, down string }{
 	{"close", frame(fin|closeF, key, "\x03\xe8bye"), frame(fin|closeF, nil, "\x03\xe8bye")},
 	{"long", frame(fin|bin, key, strings.Repeat("L", 300)), frame(fin|rsv1|text, nil, "\xf2\x48\xcd\xc9\xc9\x07\x00")},
 	{"bad", "GET / HTTP/1.1\r\n\r\n", frame(fin|0x3, nil, "")},
+	{"deflate", frame(rsv1|text, key, "\xf2\x48\xcd") + frame(fin|cont, key, "\xc9\xc9\x07\x00") + frame(fin|rsv1|text, key, "\xf2\x00\x11\x00\x00"),
+		frame(fin|rsv1|bin, nil, "\x00\x05\x00\xfa\xffHello\x00") + frame(fin|rsv1|text, nil, "\xf3\x48\xcd\xc9\xc9\x07\x00\x00")},
 }
 
 // fuzzOpts keeps Data small so that the limit is hit.

@@ -6,12 +6,14 @@
 // message and per control frame. Memory is bounded: a message's payload
 // is kept up to the body limit and only counted beyond it.
 //
-// permessage-deflate (RFC 7692) is not decoded: a message whose first
-// frame has RSV1 set is reported with its compressed size and no Data.
+// permessage-deflate (RFC 7692) is decoded: a message whose first frame
+// has RSV1 set is inflated with the direction's flate stream, kept across
+// messages unless the handshake agreed no_context_takeover.
 package websocket
 
 import (
 	"fmt"
+	"strings"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -23,11 +25,12 @@ const Dissector = "websocket"
 
 // stream is the WebSocket dissector of one connection.
 type stream struct {
-	meta dissect.Meta
-	opts dissect.Options
-	emit dissect.Emit
-	dirs [2]parser
-	err  error
+	meta    dissect.Meta
+	opts    dissect.Options
+	emit    dissect.Emit
+	deflate Deflate
+	dirs    [2]parser
+	err     error
 }
 
 var _ dissect.Stream = (*stream)(nil)
@@ -35,8 +38,26 @@ var _ dissect.Stream = (*stream)(nil)
 // New returns the WebSocket dissector of the flow meta, whose bytes start
 // at a frame boundary in both directions. It reports to emit; opts bound
 // the Data it keeps. The Stream is not safe for concurrent use.
+//
+// permessage-deflate's parameters are read from meta.Switched, the 101
+// response's Sec-WebSocket-Extensions. Without the handshake's word on
+// extensions, a message with RSV1 set is taken for permessage-deflate with
+// context takeover both ways (a decoder that keeps the window also decodes
+// a sender that resets it).
 func New(meta dissect.Meta, opts dissect.Options, emit dissect.Emit) dissect.Stream {
-	s := &stream{meta: meta, opts: opts.Limits(), emit: emit}
+	var ext []string
+	for _, h := range meta.Switched {
+		if strings.EqualFold(h.Name, "Sec-WebSocket-Extensions") {
+			ext = append(ext, h.Value)
+		}
+	}
+	return NewDeflate(meta, opts, emit, ParseExtensions(ext))
+}
+
+// NewDeflate is New for a connection whose handshake agreed d (see
+// ParseExtensions).
+func NewDeflate(meta dissect.Meta, opts dissect.Options, emit dissect.Emit, d Deflate) dissect.Stream {
+	s := &stream{meta: meta, opts: opts.Limits(), emit: emit, deflate: d}
 	s.dirs[event.Up].dir = event.Up
 	s.dirs[event.Down].dir = event.Down
 	for i := range s.dirs {

@@ -78,6 +78,12 @@ func run(opts dissect.Options, script []step, split func([]byte) [][]byte) (stri
 			if e.Opcode == "close" {
 				fmt.Fprintf(&b, " code=%d reason=%q", e.CloseCode, e.CloseReason)
 			}
+			if e.Compressed {
+				fmt.Fprintf(&b, " compressed=%d", e.CompressedSize)
+			}
+			if e.Err != "" {
+				fmt.Fprintf(&b, " err=%q", e.Err)
+			}
 		case *event.Unparsed:
 			fmt.Fprintf(&b, "+%dms unparsed %s: %s", e.Time.Sub(t0).Milliseconds(), e.Dissector, e.Reason)
 		}
@@ -138,9 +144,35 @@ func TestFrames(t *testing.T) {
 		script: []step{up(frame(fin|bin, key, strings.Repeat("y", 1<<16)))},
 		want:   fmt.Sprintf("+1ms up binary size=65536 data=%.80q truncated=false\n", strings.Repeat("y", 65536)),
 	}, {
-		name:   "permessage-deflate is counted, not decoded",
+		name:   "permessage-deflate (RFC 7692 §7.2.3.1)",
 		script: []step{down(frame(fin|rsv1|text, nil, "\xf2\x48\xcd\xc9\xc9\x07\x00"))},
-		want:   "+1ms down text size=7 data=\"\" truncated=true\n",
+		want:   "+1ms down text size=5 data=\"Hello\" truncated=false compressed=7\n",
+	}, {
+		name: "permessage-deflate fragmented, then with context takeover (§7.2.3.1, §7.2.3.2)",
+		script: []step{
+			up(frame(rsv1|text, key, "\xf2\x48\xcd"), frame(fin|cont, key, "\xc9\xc9\x07\x00")),
+			up(frame(fin|rsv1|text, key, "\xf2\x00\x11\x00\x00")),
+		},
+		want: "+1ms up text size=5 data=\"Hello\" truncated=false compressed=7\n" +
+			"+2ms up text size=5 data=\"Hello\" truncated=false compressed=5\n",
+	}, {
+		name: "permessage-deflate stored block and BFINAL (§7.2.3.3, §7.2.3.4)",
+		script: []step{
+			down(frame(fin|rsv1|text, nil, "\x00\x05\x00\xfa\xffHello\x00")),
+			down(frame(fin|rsv1|text, nil, "\xf3\x48\xcd\xc9\xc9\x07\x00\x00")),
+		},
+		want: "+1ms down text size=5 data=\"Hello\" truncated=false compressed=11\n" +
+			"+2ms down text size=5 data=\"Hello\" truncated=false compressed=8\n",
+	}, {
+		name:   "permessage-deflate beyond the body limit",
+		opts:   dissect.Options{BodyLimit: 3},
+		script: []step{down(frame(fin|rsv1|text, nil, "\xf2\x48\xcd\xc9\xc9\x07\x00"))},
+		want:   "+1ms down text size=5 data=\"Hel\" truncated=true compressed=7\n",
+	}, {
+		name:   "permessage-deflate broken, then nothing decoded that way",
+		script: []step{down(frame(fin|rsv1|text, nil, "\xff\xff")), down(frame(fin|rsv1|text, nil, "\xf2\x48\xcd\xc9\xc9\x07\x00"))},
+		want: "+1ms down text size=2 data=\"\" truncated=false compressed=2 err=\"inflate: flate: corrupt input before offset 1\"\n" +
+			"+2ms down text size=7 data=\"\" truncated=false compressed=7 err=\"inflate: flate: corrupt input before offset 1\"\n",
 	}, {
 		name:   "unmasked client frame",
 		script: []step{up(frame(fin|text, nil, "hi"))},

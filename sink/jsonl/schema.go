@@ -81,16 +81,22 @@ type websocketObject struct {
 	Opcode string `json:"opcode"`
 	Size   int64  `json:"size"`
 	payload
-	Truncated   bool   `json:"truncated,omitempty"`
-	Compressed  bool   `json:"compressed,omitempty"`
-	CloseCode   int    `json:"close_code,omitempty"`
-	CloseReason string `json:"close_reason,omitempty"`
+	Truncated      bool   `json:"truncated,omitempty"`
+	Compressed     bool   `json:"compressed,omitempty"`
+	CompressedSize int64  `json:"compressed_size,omitempty"`
+	CloseCode      int    `json:"close_code,omitempty"`
+	CloseReason    string `json:"close_reason,omitempty"`
+	Error          string `json:"error,omitempty"`
 }
 
 func websocketJSON(h header, w *event.WebSocket) websocketObject {
-	return websocketObject{header: h, Dir: w.Dir.String(), Opcode: w.Opcode, Size: w.Size,
+	o := websocketObject{header: h, Dir: w.Dir.String(), Opcode: w.Opcode, Size: w.Size,
 		payload: newPayload(w.Data), Truncated: w.Truncated, Compressed: w.Compressed,
-		CloseCode: w.CloseCode, CloseReason: w.CloseReason}
+		CloseCode: w.CloseCode, CloseReason: w.CloseReason, Error: w.Err}
+	if w.Compressed {
+		o.CompressedSize = w.CompressedSize
+	}
+	return o
 }
 
 type tlsObject struct {

@@ -1,6 +1,8 @@
 package text
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"net/http"
 	"strings"
@@ -166,12 +168,34 @@ func (s *Sink) websocket(w *event.WebSocket) string {
 	if w.Opcode == "close" {
 		line += fmt.Sprintf("  %d %s", w.CloseCode, w.CloseReason)
 	}
+	if w.Compressed {
+		line += fmt.Sprintf("  (deflate %s)", Size(w.CompressedSize))
+	}
 	var b strings.Builder
 	b.WriteString(line + "\n")
-	if s.opts.Bodies && w.Opcode == "text" && len(w.Data) > 0 {
-		s.writeBody(&b, &event.Body{Data: w.Data, Size: w.Size, DecodedSize: w.Size, Truncated: w.Truncated, ContentType: "text/plain"})
+	if w.Err != "" {
+		b.WriteString("       " + s.paint(red, "✗ "+w.Err) + "\n")
+	}
+	if !s.opts.Bodies || len(w.Data) == 0 {
+		return b.String()
+	}
+	switch w.Opcode {
+	case "text":
+		s.writeBody(&b, &event.Body{Data: w.Data, Size: w.Size, DecodedSize: w.Size, Truncated: w.Truncated, ContentType: messageType(w.Data)})
+	case "binary":
+		b.WriteString(fmt.Sprintf("       [binary, %s, %s]\n", Size(w.Size), http.DetectContentType(w.Data)))
 	}
 	return b.String()
+}
+
+// messageType is the media type of a WebSocket text message: JSON when
+// it parses as a JSON object or array (shown pretty-printed like an HTTP
+// body), else text.
+func messageType(data []byte) string {
+	if t := bytes.TrimSpace(data); len(t) > 0 && (t[0] == '{' || t[0] == '[') && json.Valid(t) {
+		return "application/json"
+	}
+	return "text/plain"
 }
 
 // tls renders a TLS event: failures always, details when verbose.
