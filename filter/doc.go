@@ -47,7 +47,8 @@
 //	~udp        UDP flows and DNS over UDP.
 //
 // Bodies are matched as decoded and as held: at most the dissector's body
-// limit, and nothing of a compressed WebSocket message. No term matches
+// limit; a WebSocket message compressed with permessage-deflate is matched
+// inflated (nothing of it when it could not be inflated). No term matches
 // Notice or Unparsed events except through !; a sink should show notices
 // whatever the filter says.
 //

@@ -24,6 +24,12 @@ type entry struct {
 	Timings         timings  `json:"timings"`
 	ServerIPAddress string   `json:"serverIPAddress,omitempty"`
 	Connection      string   `json:"connection,omitempty"`
+	// ResourceType is "websocket" on an upgrade entry, as Chrome writes.
+	ResourceType string `json:"_resourceType,omitempty"`
+	// WebSocketMessages are the messages of a WebSocket, on its upgrade
+	// entry (Chrome's field); WebSocketDropped counts those past the bounds.
+	WebSocketMessages []wsMessage `json:"_webSocketMessages,omitempty"`
+	WebSocketDropped  int         `json:"_webSocketMessagesDropped,omitempty"`
 }
 
 type request struct {
@@ -110,10 +116,15 @@ const dateFormat = "2006-01-02T15:04:05.000Z07:00"
 // marshalEntry returns the HAR entry of a finished exchange as one line of
 // JSON without the newline.
 func marshalEntry(h *event.HTTP) ([]byte, error) {
+	return encodeEntry(newEntry(h))
+}
+
+// encodeEntry encodes e on one line, without HTML escapes.
+func encodeEntry(e *entry) ([]byte, error) {
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)
 	enc.SetEscapeHTML(false)
-	if err := enc.Encode(newEntry(h)); err != nil {
+	if err := enc.Encode(e); err != nil {
 		return nil, err
 	}
 	return bytes.TrimSuffix(b.Bytes(), []byte("\n")), nil

@@ -20,6 +20,11 @@
 //     whose base64 is then in text (content has encoding, postData not).
 //   - postData._truncated, content._truncated: htapod kept only the start
 //     of the body.
+//   - _webSocketMessages on the entry of an exchange that switched to
+//     WebSocket: its messages as Chrome's developer tools export them
+//     ([{type: "send"|"receive", time, opcode, data}], binary data in
+//     base64), with _resourceType "websocket". Such an entry is written
+//     when its flow ends (a Flush writes it with the messages so far).
 //
 // Timings: htapod sees when a request began, when its response head began
 // and when the exchange ended, so send is 0, wait and receive split the
@@ -65,6 +70,8 @@ type Writer struct {
 	err      error // first error writing the spill; no entry is added after it
 	closed   bool
 	closeErr error
+	ws       map[uint64]*wsEntry // WebSocket upgrade entries whose flows are open
+	wsSeen   int                 // WebSocket events taken, so that Flush sees news
 }
 
 // New returns a Writer for the HAR file at path. It creates the spill
@@ -98,17 +105,34 @@ func (w *Writer) Path() string { return w.path }
 // Handle adds the exchange of a done HTTP event (event.PhaseDone) to the
 // HAR. Other events, and events after Close, are ignored. Write errors are
 // reported by Flush and Close.
+//
+// The upgrade exchange of a WebSocket is held until its flow ends (its
+// event.Flow) or the Writer closes, and then written with the messages
+// seen in between as _webSocketMessages; a Flush meanwhile writes it with
+// the messages so far.
 func (w *Writer) Handle(e event.Event) {
-	h, ok := e.(*event.HTTP)
-	if !ok || h.Phase != event.PhaseDone {
+	if h, ok := e.(*event.HTTP); ok && h.Phase == event.PhaseDone && !isWebSocket(h) {
+		line, err := marshalEntry(h)
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.closed && w.err == nil {
+			w.appendEntry(line, err, h)
+		}
 		return
 	}
-	line, err := marshalEntry(h)
-	w.mu.Lock()
-	defer w.mu.Unlock()
-	if w.closed || w.err != nil {
-		return
+	switch e.(type) {
+	case *event.HTTP, *event.WebSocket, *event.Flow:
+		w.mu.Lock()
+		defer w.mu.Unlock()
+		if !w.closed && w.err == nil && w.handleWebSocket(e) {
+			w.wsSeen++
+		}
 	}
+}
+
+// appendEntry appends an encoded entry (or its encoding error) to the
+// spill. w.mu is held.
+func (w *Writer) appendEntry(line []byte, err error, h *event.HTTP) {
 	if err != nil {
 		w.err = fmt.Errorf("encode HAR entry for %s: %w", h.URL(), err)
 		return
@@ -134,11 +158,11 @@ func (w *Writer) Handle(e event.Event) {
 func (w *Writer) Flush() error {
 	w.assemble.Lock()
 	defer w.assemble.Unlock()
-	entries, size, err := w.sync(false)
+	entries, size, pending, err := w.sync(false)
 	if err != nil || entries < 0 || entries == w.flushed {
 		return err
 	}
-	if err := w.write(size, false); err != nil {
+	if err := w.write(size, pending, false); err != nil {
 		return err
 	}
 	w.flushed = entries
@@ -153,12 +177,12 @@ func (w *Writer) Flush() error {
 func (w *Writer) Close() error {
 	w.assemble.Lock()
 	defer w.assemble.Unlock()
-	entries, size, err := w.sync(true)
+	entries, size, _, err := w.sync(true)
 	if entries < 0 { // closed before
 		return err
 	}
 	if err == nil { // also when unchanged since Flush: this write is durable
-		err = w.write(size, true)
+		err = w.write(size, nil, true)
 	}
 	name := w.spill.Name()
 	err = errors.Join(err, w.spill.Close())
@@ -172,13 +196,26 @@ func (w *Writer) Close() error {
 }
 
 // sync pushes buffered entries to the spill file and says how many
-// entries and bytes it holds; entries is -1 after Close (err is then
-// Close's result). With closing, it marks the Writer closed.
-func (w *Writer) sync(closing bool) (entries int, size int64, err error) {
+// entries and bytes it holds, and the encoded WebSocket entries still
+// open (pending, which Flush writes after the spill); entries counts the
+// spilled entries and the WebSocket events taken (a Flush is due when it
+// changed), and is -1 after Close (err is then Close's result). With closing, it
+// spills the open WebSocket entries and marks the Writer closed.
+func (w *Writer) sync(closing bool) (entries int, size int64, pending []byte, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
 	if w.closed {
-		return -1, 0, w.closeErr
+		return -1, 0, nil, w.closeErr
+	}
+	if closing {
+		for id, x := range w.ws {
+			if w.err == nil {
+				w.spillWS(x)
+			}
+			delete(w.ws, id)
+		}
+	} else if w.err == nil {
+		pending = w.pendingWS()
 	}
 	w.closed = closing
 	if w.err == nil {
@@ -186,15 +223,15 @@ func (w *Writer) sync(closing bool) (entries int, size int64, err error) {
 			w.err = fmt.Errorf("write HAR spill file: %w", err)
 		}
 	}
-	return w.entries, w.size, w.err
+	return w.entries + w.wsSeen, w.size, pending, w.err
 }
 
 // write assembles a HAR from the first size bytes of the spill file:
-// header, entries, footer, into a temporary file in the target's directory
+// header, entries, the pending ones, footer, into a temporary file in the target's directory
 // that is then renamed over the target. Entries appended meanwhile lie
 // past size and are left for the next write. With durable, the file is
 // synced before the rename.
-func (w *Writer) write(size int64, durable bool) (err error) {
+func (w *Writer) write(size int64, pending []byte, durable bool) (err error) {
 	dir, base := filepath.Split(w.path)
 	if dir == "" {
 		dir = "."
@@ -219,13 +256,19 @@ func (w *Writer) write(size int64, durable bool) (err error) {
 		}
 	}()
 	head, foot := header(), "]}}\n"
-	if size > 0 {
+	if size > 0 || len(pending) > 0 {
 		head, foot = head+"\n", "\n"+foot
+	}
+	if size > 0 && len(pending) > 0 {
+		pending = append([]byte(",\n"), pending...)
 	}
 	if _, err := io.WriteString(tmp, head); err != nil {
 		return err
 	}
 	if _, err := io.Copy(tmp, io.LimitReader(spill, size)); err != nil {
+		return err
+	}
+	if _, err := tmp.Write(pending); err != nil {
 		return err
 	}
 	if _, err := io.WriteString(tmp, foot); err != nil {
