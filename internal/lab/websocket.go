@@ -16,6 +16,9 @@ const (
 	PortWS = 8080
 	// PortWSS serves wss://www.lab.test:8444/echo with PKI.Server.
 	PortWSS = 8444
+	// PortWSDeflate serves ws://www.lab.test:8081/echo with
+	// permessage-deflate (StartWebSocketDeflate).
+	PortWSDeflate = 8081
 )
 
 // WebSocketEcho returns a handler that accepts a WebSocket on any path and
@@ -24,8 +27,19 @@ const (
 // answered with the client's own code and reason. A session lasts at most
 // 30 seconds.
 func WebSocketEcho() http.Handler {
+	return webSocketEcho(&websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+}
+
+// WebSocketEchoDeflate is WebSocketEcho with permessage-deflate (RFC 7692)
+// when the client offers it: context takeover both ways unless the client
+// asks otherwise, every message compressed however short.
+func WebSocketEchoDeflate() http.Handler {
+	return webSocketEcho(&websocket.AcceptOptions{CompressionMode: websocket.CompressionContextTakeover, CompressionThreshold: 1})
+}
+
+func webSocketEcho(opts *websocket.AcceptOptions) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		c, err := websocket.Accept(w, r, &websocket.AcceptOptions{CompressionMode: websocket.CompressionDisabled})
+		c, err := websocket.Accept(w, r, opts)
 		if err != nil {
 			return // Accept has answered the request
 		}
@@ -50,4 +64,11 @@ func (l *Lab) StartWebSocket() {
 	l.tb.Helper()
 	l.ServeHTTP(net.JoinHostPort(WWW4, strconv.Itoa(PortWS)), WebSocketEcho())
 	l.ServeHTTPS(net.JoinHostPort(WWW4, strconv.Itoa(PortWSS)), l.PKI().Server, WebSocketEcho())
+}
+
+// StartWebSocketDeflate runs the echo server with permessage-deflate on
+// WWW4, port PortWSDeflate.
+func (l *Lab) StartWebSocketDeflate() {
+	l.tb.Helper()
+	l.ServeHTTP(net.JoinHostPort(WWW4, strconv.Itoa(PortWSDeflate)), WebSocketEchoDeflate())
 }
