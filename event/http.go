@@ -172,10 +172,49 @@ type TLS struct {
 	// trusted, or the client refused htapod's (Alert says which alert).
 	Err   string
 	Alert string
+	// VersionsOffered are the versions the client offered, in its order
+	// ("TLS 1.3", "TLS 1.2"; GREASE values left out): its
+	// supported_versions extension, or its legacy_version without one.
+	VersionsOffered []string
+	// CipherSuite is the suite negotiated with the client
+	// ("TLS_AES_128_GCM_SHA256"); for passthrough, the one the server chose.
+	CipherSuite string
+	// Cert is the real server's certificate, when htapod connected to it
+	// (intercepted, or failed because it was not trusted); nil otherwise.
+	Cert *Cert
 }
 
 // Kind implements Event.
 func (*TLS) Kind() string { return "tls" }
+
+// How a real server's certificate was verified (Cert.Verified).
+const (
+	// VerifiedSystem: the chain ends at one of the host's system roots.
+	VerifiedSystem = "system roots"
+	// VerifiedUpstreamCA: the chain ends at a CA given with --upstream-ca.
+	VerifiedUpstreamCA = "upstream CA"
+	// VerifiedInsecure: not verified (--insecure); VerifyErr says what
+	// verification would have said, when it would have failed.
+	VerifiedInsecure = "insecure"
+	// VerifiedFailed: verification failed (VerifyErr says why), so the
+	// interception failed.
+	VerifiedFailed = "failed"
+)
+
+// Cert describes a server's leaf certificate and how htapod verified it.
+type Cert struct {
+	// Subject and Issuer are distinguished names in RFC 2253 form
+	// ("CN=www.lab.test,O=Lab").
+	Subject, Issuer string
+	// DNSNames and IPs are the subject alternative names.
+	DNSNames            []string
+	IPs                 []string
+	NotBefore, NotAfter time.Time
+	// Verified is one of VerifiedSystem, VerifiedUpstreamCA,
+	// VerifiedInsecure, VerifiedFailed.
+	Verified  string
+	VerifyErr string
+}
 
 // Unparsed says a dissector gave up on a flow: the flow goes on, relayed
 // unchanged, but is no longer dissected.

@@ -217,7 +217,8 @@ var handshakeCases = []handshakeCase{{
 		return c
 	},
 	server: func(ts testServer) *tls.Config { return ts.server },
-	want:   event.TLS{SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"}, Version: "TLS 1.3"},
+	want: event.TLS{SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"}, Version: "TLS 1.3",
+		VersionsOffered: []string{"TLS 1.3", "TLS 1.2"}, CipherSuite: "TLS_AES_128_GCM_SHA256"},
 }, {
 	name: "handshake-tls12",
 	client: func(ts testServer) *tls.Config {
@@ -227,7 +228,8 @@ var handshakeCases = []handshakeCase{{
 		return c
 	},
 	server: func(ts testServer) *tls.Config { return ts.server },
-	want:   event.TLS{SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"}, Version: "TLS 1.2", ALPN: "h2"},
+	want: event.TLS{SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"}, Version: "TLS 1.2", ALPN: "h2",
+		VersionsOffered: []string{"TLS 1.2"}, CipherSuite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
 }, {
 	name: "handshake-tls12-noalpn",
 	client: func(ts testServer) *tls.Config {
@@ -236,5 +238,6 @@ var handshakeCases = []handshakeCase{{
 		return c
 	},
 	server: func(ts testServer) *tls.Config { return ts.server },
-	want:   event.TLS{SNI: "lab.test", Version: "TLS 1.2"},
+	want: event.TLS{SNI: "lab.test", Version: "TLS 1.2",
+		VersionsOffered: []string{"TLS 1.2"}, CipherSuite: "TLS_ECDHE_ECDSA_WITH_AES_128_GCM_SHA256"},
 }}

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"errors"
 	"reflect"
+	"slices"
 	"testing"
 
 	"github.com/htapod/htapod/dissect"
@@ -239,4 +240,21 @@ func ones(n int) []int {
 		s[i] = 1
 	}
 	return s
+}
+
+func TestOfferedVersions(t *testing.T) {
+	tests := []struct {
+		h    Hello
+		want []string
+	}{
+		{Hello{Version: 0x0303, SupportedVersions: []uint16{0x3a3a, 0x0304, 0x0303}}, []string{"TLS 1.3", "TLS 1.2"}},
+		{Hello{Version: 0x0303}, []string{"TLS 1.2"}},
+		{Hello{Version: 0x0301}, []string{"TLS 1.0"}},
+		{Hello{Version: 0x0303, SupportedVersions: []uint16{0x7f1c}}, []string{"0x7f1c"}},
+	}
+	for _, tc := range tests {
+		if got := tc.h.OfferedVersions(); !slices.Equal(got, tc.want) {
+			t.Errorf("OfferedVersions(%04x, %04x) = %q; want %q", tc.h.Version, tc.h.SupportedVersions, got, tc.want)
+		}
+	}
 }

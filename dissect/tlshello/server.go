@@ -17,6 +17,8 @@ type serverHello struct {
 	// alpn is the protocol the server selected; always "" for TLS 1.3,
 	// where ALPN travels in the encrypted EncryptedExtensions.
 	alpn string
+	// suite is the cipher suite the server selected.
+	suite uint16
 }
 
 // parseServerHello parses the ServerHello at the start of b, the server's
@@ -40,11 +42,10 @@ func parseServerHelloBody(msg []byte) (*serverHello, error) {
 	s := cryptobyte.String(msg)
 	sh := new(serverHello)
 	var sessionID cryptobyte.String
-	var suite uint16
 	var compression uint8
 	if !s.ReadUint16(&sh.version) || !s.Skip(32) ||
 		!s.ReadUint8LengthPrefixed(&sessionID) ||
-		!s.ReadUint16(&suite) || !s.ReadUint8(&compression) {
+		!s.ReadUint16(&sh.suite) || !s.ReadUint8(&compression) {
 		return nil, errors.New("short message")
 	}
 	if s.Empty() {
@@ -98,4 +99,24 @@ func VersionName(v uint16) string {
 		return "TLS 1.3"
 	}
 	return fmt.Sprintf("0x%04x", v)
+}
+
+// isGREASE says v is a GREASE value (RFC 8701 §2: 0x0A0A, 0x1A1A, …,
+// 0xFAFA), which clients offer to keep servers tolerant and never mean.
+func isGREASE(v uint16) bool { return v&0x0f0f == 0x0a0a && v>>8 == v&0xff }
+
+// OfferedVersions names the versions h offers, in its order, GREASE left
+// out: its supported_versions extension, or legacy_version without one.
+func (h *Hello) OfferedVersions() []string {
+	vs := h.SupportedVersions
+	if vs == nil {
+		vs = []uint16{h.Version}
+	}
+	var out []string
+	for _, v := range vs {
+		if !isGREASE(v) {
+			out = append(out, VersionName(v))
+		}
+	}
+	return out
 }

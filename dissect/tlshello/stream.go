@@ -1,6 +1,7 @@
 package tlshello
 
 import (
+	"crypto/tls"
 	"errors"
 	"fmt"
 	"time"
@@ -36,10 +37,11 @@ func NewParsed(meta dissect.Meta, h *Hello, emit dissect.Emit) dissect.Stream {
 	return &stream{meta: meta, emit: emit, hello: h}
 }
 
-// Event returns the event.TLS of a flow's ClientHello h seen at t: SNI and
-// offered ALPN, to be completed by whoever sees the server's answer.
+// Event returns the event.TLS of a flow's ClientHello h seen at t: SNI,
+// offered ALPN and versions, to be completed by whoever sees the server's answer.
 func Event(meta dissect.Meta, h *Hello, t time.Time) *event.TLS {
-	return &event.TLS{FlowID: meta.FlowID, Time: t, Server: meta.Dst, SNI: h.SNI, ALPNOffered: h.ALPN}
+	return &event.TLS{FlowID: meta.FlowID, Time: t, Server: meta.Dst, SNI: h.SNI, ALPNOffered: h.ALPN,
+		VersionsOffered: h.OfferedVersions()}
 }
 
 var _ dissect.Stream = (*stream)(nil)
@@ -110,6 +112,7 @@ func (s *stream) server(b []byte, t time.Time) error {
 	}
 	s.ev.Version = VersionName(sh.version)
 	s.ev.ALPN = sh.alpn
+	s.ev.CipherSuite = tls.CipherSuiteName(sh.suite)
 	s.finish()
 	return nil
 }

@@ -57,14 +57,21 @@ func (ts *testStream) feed(tb testing.TB, log []chunk, piece int) {
 }
 
 // checkHandshake feeds log whole and byte by byte and checks the event.
-func checkHandshake(t *testing.T, log []chunk, want event.TLS) {
+// With live, a ChaCha20 suite stands for the AES one wanted: crypto/tls
+// prefers it on machines without AES hardware.
+func checkHandshake(t *testing.T, log []chunk, want event.TLS, live bool) {
 	t.Helper()
 	want.FlowID, want.Server, want.Time = testMeta.FlowID, testMeta.Dst, t0
 	for _, piece := range []int{0, 1, 7} {
 		ts := newTestStream(t)
 		ts.feed(t, log, piece)
+		if len(ts.events) == 1 && live {
+			if e, ok := ts.events[0].(*event.TLS); ok && strings.Contains(e.CipherSuite, "CHACHA20") {
+				e.CipherSuite = want.CipherSuite
+			}
+		}
 		if len(ts.events) != 1 || !reflect.DeepEqual(ts.events[0], &want) {
-			t.Errorf("in pieces of %d: events = %+v; want %+v", piece, ts.events, want)
+			t.Errorf("in pieces of %d: events = %s; want %+v", piece, dump(ts.events), want)
 		}
 	}
 }
@@ -74,7 +81,7 @@ func TestStreamCryptoTLS(t *testing.T) {
 	for _, tc := range handshakeCases {
 		t.Run(tc.name, func(t *testing.T) {
 			log := handshake(t, tc.client(ts), tc.server(ts))
-			checkHandshake(t, log, tc.want)
+			checkHandshake(t, log, tc.want, true)
 			if *update {
 				writeTranscript(t, tc.name+".txt", log)
 			}
@@ -85,7 +92,7 @@ func TestStreamCryptoTLS(t *testing.T) {
 func TestStreamGolden(t *testing.T) {
 	for _, tc := range handshakeCases {
 		t.Run(tc.name, func(t *testing.T) {
-			checkHandshake(t, readTranscript(t, tc.name+".txt"), tc.want)
+			checkHandshake(t, readTranscript(t, tc.name+".txt"), tc.want, false)
 		})
 	}
 }
@@ -108,10 +115,11 @@ func serverHelloRecord(exts ...ext) []byte {
 func TestStream(t *testing.T) {
 	hello := baseHello().bytes()
 	up, down := event.Up, event.Down
-	known := &event.TLS{FlowID: 7, Time: t0, Server: testMeta.Dst, SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"}}
+	known := &event.TLS{FlowID: 7, Time: t0, Server: testMeta.Dst, SNI: "lab.test", ALPNOffered: []string{"h2", "http/1.1"},
+		VersionsOffered: []string{"TLS 1.3", "TLS 1.2"}}
 	with := func(version, alpn string) *event.TLS {
 		e := *known
-		e.Version, e.ALPN = version, alpn
+		e.Version, e.ALPN, e.CipherSuite = version, alpn, "TLS_AES_128_GCM_SHA256"
 		return &e
 	}
 	later := with("TLS 1.2", "h2")
