@@ -87,7 +87,7 @@ func (r *Runner) interceptor(auth *tlsmitm.Authority) *tlsmitm.Interceptor {
 		return pool
 	})
 	go roots()
-	cfg := tlsmitm.Config{Authority: auth, RootsFunc: roots, Insecure: c.insecure, KeyLog: c.keyLog}
+	cfg := tlsmitm.Config{Authority: auth, RootsFunc: roots, Insecure: c.insecure, KeyLog: c.keyLog, UpstreamCAs: extra}
 	if c.pcap != nil {
 		cfg.ClientKeyLog = c.pcap
 	}

@@ -190,9 +190,9 @@ func (*TLS) Kind() string { return "tls" }
 // How a real server's certificate was verified (Cert.Verified).
 const (
 	// VerifiedSystem: the chain ends at one of the host's system roots.
-	VerifiedSystem = "system roots"
+	VerifiedSystem = "system"
 	// VerifiedUpstreamCA: the chain ends at a CA given with --upstream-ca.
-	VerifiedUpstreamCA = "upstream CA"
+	VerifiedUpstreamCA = "upstream-ca"
 	// VerifiedInsecure: not verified (--insecure); VerifyErr says what
 	// verification would have said, when it would have failed.
 	VerifiedInsecure = "insecure"

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"crypto/tls"
 	"errors"
 	"io"
 	"net/netip"
@@ -137,7 +138,7 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 		ev.Err = err.Error()
 		var te *tlsmitm.Error
 		if errors.As(err, &te) {
-			ev.Alert = te.Alert
+			ev.Alert, ev.Cert = te.Alert, te.Cert
 		}
 		f.cfg.Events(ev)
 		inner.Close()
@@ -145,6 +146,7 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 		return event.Failed, err
 	}
 	ev.Intercepted, ev.Version, ev.ALPN = true, tlsmitm.VersionName(sess.Version), sess.ALPN
+	ev.CipherSuite, ev.Cert = tls.CipherSuiteName(sess.CipherSuite), sess.Cert
 	f.cfg.Events(ev)
 	meta.TLS, meta.ALPN = true, sess.ALPN
 	return f.pipe(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, nil, false, nil)

@@ -12,6 +12,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/htapod/htapod/event"
 )
 
 // Config of an Interceptor. Authority is required.
@@ -25,6 +27,9 @@ type Config struct {
 	RootsFunc func() *x509.CertPool
 	// Insecure skips verification of the real servers.
 	Insecure bool
+	// UpstreamCAs are the CAs among Roots that the user gave (rather than
+	// the system's): a server verified by one is reported so.
+	UpstreamCAs []*x509.Certificate
 	// KeyLog receives the NSS key log lines of both legs (for Wireshark);
 	// nil writes none. Writes are serialised.
 	KeyLog io.Writer
@@ -73,9 +78,12 @@ type Session struct {
 	// Client is the command's leg (htapod is the server), Server the
 	// upstream leg (htapod is the client).
 	Client, Server *tls.Conn
-	// Version and ALPN were negotiated with the client.
-	Version uint16
-	ALPN    string
+	// Version, ALPN and CipherSuite were negotiated with the client.
+	Version     uint16
+	ALPN        string
+	CipherSuite uint16
+	// Cert is the real server's certificate and how it was verified.
+	Cert *event.Cert
 }
 
 // Error is a failed interception. Leg says which handshake failed:
@@ -86,6 +94,9 @@ type Error struct {
 	Leg   string
 	Alert string
 	Err   error
+	// Cert is the real server's certificate when it was the failure (not
+	// trusted), or when the client's leg failed; nil otherwise.
+	Cert *event.Cert
 }
 
 func (e *Error) Error() string {
@@ -134,9 +145,10 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 	})
 	if err := up.HandshakeContext(ctx); err != nil {
 		i.refuse(ctx, client, err)
-		return nil, &Error{Leg: "upstream", Err: err}
+		return nil, &Error{Leg: "upstream", Err: err, Cert: failedCert(err)}
 	}
 	st := up.ConnectionState()
+	cert := i.peerCert(st, serverName)
 	names, ips := namesFor(st, sni, dst)
 	leaf, err := i.cfg.Authority.Leaf(names, ips)
 	if err != nil {
@@ -161,10 +173,11 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 		if alert == "" {
 			alert = tap.plainAlert()
 		}
-		return nil, &Error{Leg: "client", Alert: alert, Err: err}
+		return nil, &Error{Leg: "client", Alert: alert, Err: err, Cert: cert}
 	}
 	cs := down.ConnectionState()
-	return &Session{Client: down, Server: up, Version: cs.Version, ALPN: cs.NegotiatedProtocol}, nil
+	return &Session{Client: down, Server: up, Version: cs.Version, ALPN: cs.NegotiatedProtocol,
+		CipherSuite: cs.CipherSuite, Cert: cert}, nil
 }
 
 // refuse fails the client's handshake with an alert, as the real server's

@@ -109,11 +109,32 @@ type tlsObject struct {
 	ALPN        string   `json:"alpn,omitempty"`
 	Error       string   `json:"error,omitempty"`
 	Alert       string   `json:"alert,omitempty"`
+
+	VersionsOffered []string    `json:"versions_offered,omitempty"`
+	CipherSuite     string      `json:"cipher_suite,omitempty"`
+	Cert            *certObject `json:"cert,omitempty"`
+}
+
+type certObject struct {
+	Subject     string   `json:"subject"`
+	Issuer      string   `json:"issuer"`
+	DNSNames    []string `json:"dns_names,omitempty"`
+	IPs         []string `json:"ips,omitempty"`
+	NotBefore   string   `json:"not_before"`
+	NotAfter    string   `json:"not_after"`
+	Verified    string   `json:"verified"`
+	VerifyError string   `json:"verify_error,omitempty"`
 }
 
 func tlsJSON(h header, t *event.TLS) tlsObject {
-	return tlsObject{header: h, Server: addr(t.Server), SNI: t.SNI, ALPNOffered: t.ALPNOffered,
-		Intercepted: t.Intercepted, Version: t.Version, ALPN: t.ALPN, Error: t.Err, Alert: t.Alert}
+	o := tlsObject{header: h, Server: addr(t.Server), SNI: t.SNI, ALPNOffered: t.ALPNOffered,
+		Intercepted: t.Intercepted, Version: t.Version, ALPN: t.ALPN, Error: t.Err, Alert: t.Alert,
+		VersionsOffered: t.VersionsOffered, CipherSuite: t.CipherSuite}
+	if c := t.Cert; c != nil {
+		o.Cert = &certObject{Subject: c.Subject, Issuer: c.Issuer, DNSNames: c.DNSNames, IPs: c.IPs,
+			NotBefore: stamp(c.NotBefore), NotAfter: stamp(c.NotAfter), Verified: c.Verified, VerifyError: c.VerifyErr}
+	}
+	return o
 }
 
 type unparsedObject struct {

@@ -202,7 +202,7 @@ func messageType(data []byte) string {
 func (s *Sink) tls(t *event.TLS) string {
 	host := orDefault(t.SNI, t.Server.String())
 	if t.Err != "" {
-		return s.paint(red, fmt.Sprintf("tls  %s  ✗ %s", host, t.Err)) + "\n"
+		return s.paint(red, fmt.Sprintf("tls  %s  ✗ %s", host, t.Err)) + "\n" + s.tlsDetails(t)
 	}
 	if !s.opts.Verbose {
 		return ""
@@ -218,5 +218,5 @@ func (s *Sink) tls(t *event.TLS) string {
 		parts = append(parts, "offered "+strings.Join(t.ALPNOffered, ","))
 	}
 	parts = append(parts, how)
-	return s.paint(dim, strings.Join(parts, "  ")) + "\n"
+	return s.paint(dim, strings.Join(parts, "  ")) + "\n" + s.tlsDetails(t)
 }
