@@ -12,6 +12,7 @@ import (
 // that CONTINUATION frames follow their HEADERS or PUSH_PROMISE.
 // WINDOW_UPDATE, PING, PRIORITY and unknown frame types are ignored.
 func (c *conn) frame(s *side, f http2.Frame, at, t time.Time) error {
+	c.drained(t)
 	switch f := f.(type) {
 	case *http2.HeadersFrame:
 		return c.headers(s, f, at, t)
@@ -29,6 +30,13 @@ func (c *conn) frame(s *side, f http2.Frame, at, t time.Time) error {
 				// the request ended may reset it with NO_ERROR; the
 				// exchange is complete.
 				why = ""
+				if s.dir == event.Down && !st.reqEnded && st.drainFrom.IsZero() {
+					// The request's DATA that the client sent before it
+					// saw the reset may still be on its way: wait for it.
+					st.drainFrom = t
+					c.draining++
+					return nil
+				}
 			}
 			c.finish(st, t, why)
 		}

@@ -51,6 +51,9 @@ type conn struct {
 	preface  int
 	up, down *side
 	streams  map[uint32]*stream
+	// draining counts the streams waiting for their request after the
+	// server's reset (stream.drainFrom).
+	draining int
 	// lastClient and lastServer are the highest stream IDs each side
 	// opened; a lower ID that is not in streams is closed.
 	lastClient, lastServer uint32

@@ -193,7 +193,8 @@ func exchangeTests() []dissectTest {
 			c.client.data(3, false, []byte("part"))
 			c.server.headers(3, true, ":status", "413")
 			c.server.rst(3, http2.ErrCodeNo)
-			c.client.data(3, false, []byte("late")) // in flight: ignored
+			// Sent before the client saw the reset: still the request's.
+			c.client.data(3, true, []byte("late"))
 		},
 		want: []string{
 			"1 request GET https://example.com/slow",
@@ -201,7 +202,7 @@ func exchangeTests() []dissectTest {
 			`1 done 200 req=0/0 resp=7/7 err="stream reset: CANCEL"`,
 			"3 request POST https://example.com/up",
 			"3 response 413",
-			"3 done 413 req=4/4 resp=0/0",
+			"3 done 413 req=8/8 resp=0/0",
 		},
 	}, {
 		name: "GOAWAY",

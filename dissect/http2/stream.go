@@ -23,6 +23,30 @@ type stream struct {
 	// upgraded marks stream 1 of NewUpgraded, whose request HTTP/1
 	// carried.
 	upgraded bool
+	// drainFrom is when the server reset the stream with NO_ERROR after
+	// its whole response, the request not ended: the exchange is
+	// complete, but the client's DATA sent before it saw the reset still
+	// belongs to it (see drainWait). Zero otherwise.
+	drainFrom time.Time
+}
+
+// drainWait is how long a stream the server reset after its response
+// (stream.drainFrom) waits for the rest of the request: the client's DATA
+// in flight arrives within a round trip, usually well under this. The
+// stream ends sooner when the request ends (END_STREAM), the client
+// resets it, or the connection closes; otherwise at the first frame
+// either way after drainWait.
+const drainWait = time.Second
+
+// drained finishes the streams that waited drainWait for their request
+// after the server's reset, as of t.
+func (c *conn) drained(t time.Time) {
+	if c.draining == 0 {
+		return
+	}
+	c.finishAll(t, "", func(st *stream) bool {
+		return !st.drainFrom.IsZero() && t.Sub(st.drainFrom) >= drainWait
+	})
 }
 
 // newStream tracks a new exchange on stream id that began at start.
@@ -126,8 +150,15 @@ func (c *conn) emitPhase(st *stream, phase event.HTTPPhase) {
 
 // finish ends st at t: its bodies are complete unless why says how the
 // exchange was cut short. It emits PhaseDone and forgets the stream.
+//
+// A stream that waited for its request after the server's reset
+// (drainFrom) ends complete, whatever cut the wait short, at the reset.
 func (c *conn) finish(st *stream, t time.Time, why string) {
 	delete(c.streams, st.ev.Seq)
+	if !st.drainFrom.IsZero() {
+		why, t = "", st.drainFrom
+		c.draining--
+	}
 	complete := why == ""
 	st.req.End(complete && st.reqEnded)
 	st.resp.End(complete && st.respEnded)
