@@ -83,4 +83,3 @@ func TestEarlyResponse(t *testing.T) {
 		})
 	}
 }
-
