@@ -36,9 +36,7 @@ func TestBench(t *testing.T) {
 	// the benchmark runs.
 	what := measured(root)
 	b := &bench{t: t, lab: l, cfg: cfg, htapod: lab.Htapod(t), pki: l.PKI(), notes: map[string][]string{}}
-	if p, err := exec.LookPath("pasta"); err == nil {
-		b.pasta = p
-	}
+	b.findReferences()
 	if b.site, err = b.startNginx(cfg.bulk); err != nil {
 		t.Fatalf("bench: %v", err)
 	}
@@ -68,10 +66,10 @@ func TestBench(t *testing.T) {
 	}
 	took := time.Since(began).Round(time.Second)
 
-	withPasta := b.pasta != ""
+	refs := b.refModes()
 	head := heading(what, cfg, took)
-	fmt.Printf("\n%s\n%s\n%s", head, textTable(lines, withPasta), b.noteText())
-	md := "# htapod benchmark results\n\n" + head + "\n" + markdownTable(lines, withPasta) + "\n" + b.noteText()
+	fmt.Printf("\n%s\n%s\n%s", head, textTable(lines, refs), b.noteText())
+	md := "# htapod benchmark results\n\n" + head + "\n" + markdownTable(lines, refs) + "\n" + b.noteText()
 	if err := os.WriteFile(cfg.out, []byte(md), 0o644); err != nil {
 		t.Errorf("bench: write the table: %v", err)
 	} else {
@@ -107,7 +105,7 @@ func (b *bench) runWorkload(w workload) []*line {
 			got, err := w.measure(m)
 			if err != nil {
 				b.note(w.name, fmt.Sprintf("round %d, %s: %v", round+1, m, err))
-				fmt.Printf("  %-16s round %d/%d  %-6s  error: %v\n", w.name, round+1, rounds, m, err)
+				fmt.Printf("  %-16s round %d/%d  %-11s  error: %v\n", w.name, round+1, rounds, m, err)
 				continue
 			}
 			for _, l := range lines {
@@ -121,7 +119,7 @@ func (b *bench) runWorkload(w workload) []*line {
 				}
 			}
 			if verbose {
-				fmt.Printf("  %-16s round %d/%d  %-6s  %s\n", w.name, round+1, rounds, m, b.show(lines, got))
+				fmt.Printf("  %-16s round %d/%d  %-11s  %s\n", w.name, round+1, rounds, m, b.show(lines, got))
 			}
 		}
 	}
@@ -130,9 +128,9 @@ func (b *bench) runWorkload(w workload) []*line {
 			if len(l.samples[m]) > 0 {
 				continue
 			}
-			if m == viaPasta {
+			if slices.Contains(references, m) {
 				// A reference only: its failure is a note, not an error.
-				b.note(w.name, "pasta: no successful run")
+				b.note(w.name, m.String()+": no successful run")
 				continue
 			}
 			l.err = fmt.Sprintf("no successful run %s (see the notes)", m)

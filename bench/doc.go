@@ -13,7 +13,10 @@
 // idle connections in it, and runs each workload as the unprivileged lab
 // user: directly, and through htapod exactly as the end-to-end tests run it,
 // alternating the two over several rounds and taking medians. Targets are
-// goals: a missed target is reported, never a failure.
+// goals: a missed target is reported, never a failure. Where pasta and
+// slirp4netns are installed (bench/setup.sh installs them), the TCP rows
+// get their figures too, as reference columns; for pasta the lab gets a
+// default route into a namespace of its own (lab.AddUplink).
 //
 // Environment:
 //

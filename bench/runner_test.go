@@ -26,7 +26,13 @@ const (
 	// viaPasta runs it through pasta(1), as a reference for plain TCP,
 	// where pasta is installed.
 	viaPasta
+	// viaSlirp runs it through slirp4netns(1), the other user-mode
+	// network of rootless containers, where it is installed.
+	viaSlirp
 )
+
+// references are the reference modes, in the order of the table's columns.
+var references = []mode{viaPasta, viaSlirp}
 
 func (m mode) String() string {
 	switch m {
@@ -36,6 +42,8 @@ func (m mode) String() string {
 		return "htapod"
 	case viaPasta:
 		return "pasta"
+	case viaSlirp:
+		return "slirp4netns"
 	}
 	return "mode(" + strconv.Itoa(int(m)) + ")"
 }
@@ -48,6 +56,7 @@ type bench struct {
 	cfg    config
 	htapod string // the htapod binary under test
 	pasta  string // pasta's path, or "" when it is not installed
+	slirp  string // the slirp4netns wrapper script (slirpScript), or ""
 	pki    *lab.PKI
 	site   *site
 
@@ -66,13 +75,13 @@ type bench struct {
 }
 
 // pastaArgs start the command line of a run through pasta (argv[0] is
-// replaced by pasta's path). The lab has no interface to copy addresses and
-// routes from, so they are given: the box's own address and gateway are
-// from a documentation range and are never a destination (the clients
-// connect to the lab's addresses, which pasta reaches from the lab's
-// namespace). No port is forwarded in either direction, and the gateway is
-// not mapped to the host. This command line has not been tried on a
-// machine with pasta: where it fails, the table notes it.
+// replaced by pasta's path). pasta needs an interface with a default
+// route to start ("No external routable interface"): the benchmark gives
+// the lab one (lab.AddUplink). Its addresses are not copied: the box's own
+// address and gateway are given, from a documentation range, and are never
+// a destination (the clients connect to the lab's addresses, which pasta
+// reaches from the lab's namespace). No port is forwarded in either
+// direction, and the gateway is not mapped to the host.
 var pastaArgs = []string{"pasta", "--config-net", "--quiet", "--ipv4-only",
 	"--address", "192.0.2.2", "--netmask", "24", "--gateway", "192.0.2.1", "--no-map-gw",
 	"-t", "none", "-u", "none", "-T", "none", "-U", "none", "--"}
@@ -100,6 +109,8 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 	case viaPasta:
 		full = append(slices.Clone(pastaArgs), argv...)
 		full[0] = b.pasta
+	case viaSlirp:
+		full = append([]string{b.slirp}, argv...)
 	}
 	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
 	if m == tapped && b.profile != "" && !b.profileFaults {
@@ -204,4 +215,52 @@ func goTool() string {
 		return p
 	}
 	return "/usr/local/go/bin/go"
+}
+
+// slirpScript runs its arguments as a command in a new user and network
+// namespace that slirp4netns (its path replaces the verb) connects to the lab's: the
+// command waits on a FIFO until slirp4netns has configured tap0 (address
+// 10.0.2.100, default route via 10.0.2.2; --ready-fd), and slirp4netns,
+// started by the script, is stopped by its PID when the command exits.
+// slirp4netns makes the command's connections with sockets of its own in
+// the lab, where the lab's addresses are local: it needs no route.
+const slirpScript = `#!/bin/sh
+set -eu
+dir=$(mktemp -d)
+trap 'rm -rf "$dir"' EXIT
+mkfifo "$dir/ready"
+unshare --user --map-root-user --net sh -c 'read x < "$0"; exec "$@"' "$dir/ready" "$@" &
+child=$!
+%s --configure --mtu=65520 --disable-host-loopback --ready-fd=3 "$child" tap0 3>"$dir/ready" >/dev/null 2>&1 &
+slirp=$!
+status=0
+wait "$child" || status=$?
+kill "$slirp" 2>/dev/null || true
+wait "$slirp" 2>/dev/null || true
+exit "$status"
+`
+
+// findReferences looks for the reference tools: pasta, with an uplink for
+// the lab, and slirp4netns, with its wrapper script in the lab user's home.
+func (b *bench) findReferences() {
+	if p, err := exec.LookPath("pasta"); err == nil {
+		b.pasta = p
+		b.lab.AddUplink()
+	}
+	_, uerr := exec.LookPath("unshare")
+	if p, err := exec.LookPath("slirp4netns"); err == nil && uerr == nil {
+		b.slirp = b.lab.WriteFile("slirp-run.sh", []byte(fmt.Sprintf(slirpScript, p)), 0o755)
+	}
+}
+
+// refModes are the reference modes whose tool is installed.
+func (b *bench) refModes() []mode {
+	var out []mode
+	if b.pasta != "" {
+		out = append(out, viaPasta)
+	}
+	if b.slirp != "" {
+		out = append(out, viaSlirp)
+	}
+	return out
 }

@@ -116,8 +116,8 @@ type line struct {
 }
 
 // cells returns the table's cells for l: workload, direct, htapod,
-// ratio, target, met, and pasta's figure when withPasta.
-func (l *line) cells(withPasta bool) []string {
+// ratio, target, met, and a figure for each reference mode in refs.
+func (l *line) cells(refs []mode) []string {
 	d, h := median(l.samples[direct]), median(l.samples[tapped])
 	cell := func(v float64) string {
 		if math.IsNaN(v) {
@@ -155,12 +155,12 @@ func (l *line) cells(withPasta bool) []string {
 		}
 	}
 	out := []string{l.label, dc, hc, ratio, l.target.describe(l.unit), met}
-	if withPasta {
+	for _, m := range refs {
 		p := "—"
-		if l.pasta {
-			p = cell(median(l.samples[viaPasta]))
+		if l.ref {
+			p = cell(median(l.samples[m]))
 			if dp := median(l.samples[direct]); !math.IsNaN(dp) && p != "—" {
-				p += fmt.Sprintf(" (%.2f)", median(l.samples[viaPasta])/dp)
+				p += fmt.Sprintf(" (%.2f)", median(l.samples[m])/dp)
 			}
 		}
 		out = append(out, p)
@@ -169,19 +169,19 @@ func (l *line) cells(withPasta bool) []string {
 }
 
 // tableHeader is the first line of the table.
-func tableHeader(withPasta bool) []string {
+func tableHeader(refs []mode) []string {
 	h := []string{"workload", "direct", "htapod", "ratio htapod/direct", "target", "met?"}
-	if withPasta {
-		h = append(h, "pasta (ratio to direct)")
+	for _, m := range refs {
+		h = append(h, m.String()+" (ratio to direct)")
 	}
 	return h
 }
 
 // textTable renders lines as aligned columns for a terminal.
-func textTable(lines []*line, withPasta bool) string {
-	rows := [][]string{tableHeader(withPasta)}
+func textTable(lines []*line, refs []mode) string {
+	rows := [][]string{tableHeader(refs)}
 	for _, l := range lines {
-		rows = append(rows, l.cells(withPasta))
+		rows = append(rows, l.cells(refs))
 	}
 	width := make([]int, len(rows[0]))
 	for _, r := range rows {
@@ -213,13 +213,13 @@ func textTable(lines []*line, withPasta bool) string {
 }
 
 // markdownTable renders lines as a Markdown table.
-func markdownTable(lines []*line, withPasta bool) string {
+func markdownTable(lines []*line, refs []mode) string {
 	var b strings.Builder
-	head := tableHeader(withPasta)
+	head := tableHeader(refs)
 	b.WriteString("| " + strings.Join(head, " | ") + " |\n")
 	b.WriteString("|" + strings.Repeat(" --- |", len(head)) + "\n")
 	for _, l := range lines {
-		c := l.cells(withPasta)
+		c := l.cells(refs)
 		for i := range c {
 			c[i] = strings.ReplaceAll(c[i], "|", `\|`)
 		}

@@ -146,7 +146,24 @@ func TestTable(t *testing.T) {
 | memory | — | 40.0 KiB/conn (RSS 20.0 → 59.1 MiB) | — | ≤ 64 KiB/conn | yes |
 | broken | 10 req/s | error | — | ≥ 0.4 | — |
 `
-	if got := markdownTable(lines, false); got != want {
+	if got := markdownTable(lines, nil); got != want {
 		t.Errorf("markdownTable =\n%s\nwant\n%s", got, want)
+	}
+
+	// With the reference columns: a figure and its ratio to direct on the
+	// rows that have them, a dash where a tool never succeeded.
+	lines = []*line{
+		{row: row{label: "TCP up", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.5), ref: true},
+			samples: map[mode][]float64{direct: {40}, tapped: {10}, viaPasta: {8}}},
+		{row: row{label: "start-up", key: "startup", unit: ms, target: addedAtMost(15)},
+			samples: map[mode][]float64{direct: {5}, tapped: {25}}},
+	}
+	want = `| workload | direct | htapod | ratio htapod/direct | target | met? | pasta (ratio to direct) | slirp4netns (ratio to direct) |
+| --- | --- | --- | --- | --- | --- | --- | --- |
+| TCP up | 40.00 Gbit/s | 10.00 Gbit/s | 0.25 | ≥ 0.5 | no | 8.00 Gbit/s (0.20) | — |
+| start-up | 5.0 ms | 25.0 ms | 5.00 (+20.0 ms) | ≤ +15 ms | no | — | — |
+`
+	if got := markdownTable(lines, references); got != want {
+		t.Errorf("markdownTable with references =\n%s\nwant\n%s", got, want)
 	}
 }

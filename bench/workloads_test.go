@@ -41,8 +41,9 @@ type row struct {
 	key    string // the metric
 	unit   unit
 	target target
-	// pasta marks the rows that get the pasta reference column.
-	pasta bool
+	// ref marks the rows that get the reference columns (pasta,
+	// slirp4netns).
+	ref bool
 }
 
 // workloads are the benchmark's workloads, in the order of the table.
@@ -52,10 +53,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 	timeout := d + time.Minute
 	httpURL := "http://" + host + smallFile
 	httpsURL := "https://" + host + smallFile
-	tcpModes := []mode{direct, tapped}
-	if b.pasta != "" {
-		tcpModes = append(tcpModes, viaPasta)
-	}
+	tcpModes := append([]mode{direct, tapped}, b.refModes()...)
 	script := b.lab.WriteFile("bench.lua", []byte(wrkScript), 0o644)
 	wrk := func(key string, args ...string) func(mode) (metrics, error) {
 		return func(m mode) (metrics, error) {
@@ -110,14 +108,14 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 		},
 		{
 			name:    "tcp-up",
-			rows:    []row{{label: "TCP bulk, command → server (iperf3 -t " + secs + ")", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.5), pasta: true}},
+			rows:    []row{{label: "TCP bulk, command → server (iperf3 -t " + secs + ")", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.5), ref: true}},
 			modes:   tcpModes,
 			measure: iperf("tcp-up"),
 			profile: d - time.Second,
 		},
 		{
 			name:    "tcp-down",
-			rows:    []row{{label: "TCP bulk, server → command (iperf3 -R)", key: "tcp-down", unit: gbits, target: ratioAtLeast(0.5), pasta: true}},
+			rows:    []row{{label: "TCP bulk, server → command (iperf3 -R)", key: "tcp-down", unit: gbits, target: ratioAtLeast(0.5), ref: true}},
 			modes:   tcpModes,
 			measure: iperf("tcp-down", "-R"),
 			profile: d - time.Second,

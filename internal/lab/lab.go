@@ -202,8 +202,9 @@ func unsupported() string {
 	return ""
 }
 
-// staleName matches lab namespace names and captures the creating PID.
-var staleName = regexp.MustCompile(`^` + namePrefix + `(\d+)-\d+$`)
+// staleName matches lab namespace names (and their uplinks', AddUplink) and
+// captures the creating PID.
+var staleName = regexp.MustCompile(`^` + namePrefix + `(\d+)-\d+(-gw)?$`)
 
 // removeStale deletes the lab namespaces of test binaries that are no
 // longer running, left behind by a run that was killed before its cleanup.
