@@ -37,8 +37,10 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"time"
 
@@ -208,9 +210,9 @@ func (w *Writer) sync(closing bool) (entries int, size int64, pending []byte, er
 		return -1, 0, nil, w.closeErr
 	}
 	if closing {
-		for id, x := range w.ws {
+		for _, id := range slices.Sorted(maps.Keys(w.ws)) {
 			if w.err == nil {
-				w.spillWS(x)
+				w.spillWS(w.ws[id])
 			}
 			delete(w.ws, id)
 		}

@@ -3,6 +3,8 @@ package har
 import (
 	"bytes"
 	"encoding/base64"
+	"maps"
+	"slices"
 	"unicode/utf8"
 
 	"github.com/htapod/htapod/event"
@@ -119,11 +121,11 @@ func (w *Writer) spillWS(x *wsEntry) {
 }
 
 // pendingWS encodes the WebSocket entries whose flows are still open, for
-// a Flush: each as it stands, joined by ",\n". w.mu is held.
+// a Flush: each as it stands, by flow ID, joined by ",\n". w.mu is held.
 func (w *Writer) pendingWS() []byte {
 	var b bytes.Buffer
-	for _, x := range w.ws {
-		line, err := x.marshal()
+	for _, id := range slices.Sorted(maps.Keys(w.ws)) {
+		line, err := w.ws[id].marshal()
 		if err != nil {
 			continue // reported when the entry is spilled
 		}
