@@ -199,10 +199,11 @@ func (w *Writer) Close() error {
 
 // sync pushes buffered entries to the spill file and says how many
 // entries and bytes it holds, and the encoded WebSocket entries still
-// open (pending, which Flush writes after the spill); entries counts the
+// open (pending, which Flush writes after the spill). entries counts the
 // spilled entries and the WebSocket events taken (a Flush is due when it
-// changed), and is -1 after Close (err is then Close's result). With closing, it
-// spills the open WebSocket entries and marks the Writer closed.
+// changed), and is -1 after Close (err is then Close's result). With
+// closing, it spills the open WebSocket entries and marks the Writer
+// closed.
 func (w *Writer) sync(closing bool) (entries int, size int64, pending []byte, err error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()
@@ -229,10 +230,10 @@ func (w *Writer) sync(closing bool) (entries int, size int64, pending []byte, er
 }
 
 // write assembles a HAR from the first size bytes of the spill file:
-// header, entries, the pending ones, footer, into a temporary file in the target's directory
-// that is then renamed over the target. Entries appended meanwhile lie
-// past size and are left for the next write. With durable, the file is
-// synced before the rename.
+// header, entries, the pending ones, footer, into a temporary file in the
+// target's directory that is then renamed over the target. Entries
+// appended meanwhile lie past size and are left for the next write. With
+// durable, the file is synced before the rename.
 func (w *Writer) write(size int64, pending []byte, durable bool) (err error) {
 	dir, base := filepath.Split(w.path)
 	if dir == "" {
