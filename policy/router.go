@@ -1,0 +1,182 @@
+package policy
+
+import (
+	"net"
+	"net/netip"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/route"
+)
+
+// Enforcer applies a Policy to a run: it is the route.Router that denies
+// flows (or, in audit mode, reports that it would), the check of names at
+// DNS, and the record of what was denied. Set its fields before use;
+// then it is safe for concurrent use.
+type Enforcer struct {
+	// Policy decides; nil allows everything.
+	Policy *Policy
+	// Next decides what the policy allows; nil means route.Direct.
+	Next route.Router
+	// Audit applies nothing: would-be denials are reported and counted,
+	// and every flow goes on.
+	Audit bool
+	// DenyFronting denies a TLS or HTTP name that is not among the names
+	// that resolved to the flow's address (see Resolved); without it such
+	// a name is only reported.
+	DenyFronting bool
+	// Resolved says whether the command resolved name to addr through
+	// htapod's resolver; nil turns the domain fronting check off.
+	Resolved func(name string, addr netip.Addr) bool
+	// Events receives an event.Policy per denial and per fronting name;
+	// nil drops them.
+	Events event.Handler
+
+	mu      sync.Mutex
+	denials map[denialKey]*Denial
+	order   int
+}
+
+var _ route.Router = (*Enforcer)(nil)
+
+// Denial is one kind of thing the policy denied in a run: a destination at
+// a stage, by a rule, with how often and the first process that tried.
+type Denial struct {
+	Stage   event.PolicyStage
+	Proto   event.Proto
+	Dst     netip.AddrPort // zero for StageDNS
+	Name    string
+	Rule    string
+	Count   int
+	Process *event.Process
+	first   int
+}
+
+type denialKey struct {
+	stage event.PolicyStage
+	proto event.Proto
+	dst   netip.AddrPort
+	name  string
+	rule  string
+}
+
+// Route implements route.Router: the policy first, then Next for what it
+// allows (and, in audit mode, for everything).
+func (e *Enforcer) Route(f route.Flow) route.Decision {
+	next := e.Next
+	if next == nil {
+		next = route.Direct
+	}
+	stage, name := event.StageConnect, f.Name
+	switch {
+	case f.Host != "":
+		stage, name = event.StageHTTP, hostOnly(f.Host)
+	case f.SNI != "":
+		stage, name = event.StageTLS, f.SNI
+	}
+	v := e.Policy.Decide(Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port(), Name: name})
+	denied := !v.Allow
+	fronting := ""
+	if stage != event.StageConnect && e.Resolved != nil && normName(name) != normName(f.Name) &&
+		!e.Resolved(normName(name), f.Dst.Addr()) {
+		fronting = f.Name
+		if fronting == "" {
+			fronting = f.Dst.Addr().String()
+		}
+	}
+	if !denied && fronting == "" {
+		return next.Route(f)
+	}
+	ev := &event.Policy{FlowID: f.ID, Time: time.Now(), Stage: stage, Proto: f.Proto, Dst: f.Dst,
+		Name: name, Denied: denied, Audit: e.Audit, Rule: v.Reason(), Fronting: fronting, Process: f.Process}
+	if !denied && fronting != "" && e.DenyFronting {
+		ev.Denied, ev.Rule = true, "domain fronting denied (--deny-fronting)"
+	}
+	if !ev.Denied {
+		ev.Rule = ""
+	}
+	e.report(ev)
+	if ev.Denied && !e.Audit {
+		return route.Decision{Action: route.Deny, Dst: f.Dst}
+	}
+	return next.Route(f)
+}
+
+// AllowDNS decides a query for name to htapod's resolver: false means
+// the resolver answers REFUSED and never forwards it. rule says why.
+func (e *Enforcer) AllowDNS(name string, server netip.AddrPort, proto event.Proto, proc *event.Process) (ok bool, rule string) {
+	v := e.Policy.DecideName(name)
+	if v.Allow {
+		return true, ""
+	}
+	e.report(&event.Policy{Time: time.Now(), Stage: event.StageDNS, Proto: proto, Dst: server,
+		Name: normName(name), Denied: true, Audit: e.Audit, Rule: v.Reason(), Process: proc})
+	return e.Audit, v.Reason()
+}
+
+func (e *Enforcer) report(ev *event.Policy) {
+	if ev.Denied {
+		k := denialKey{ev.Stage, ev.Proto, ev.Dst, ev.Name, ev.Rule}
+		if ev.Stage == event.StageDNS {
+			k.dst, k.proto = netip.AddrPort{}, ""
+		}
+		e.mu.Lock()
+		if e.denials == nil {
+			e.denials = map[denialKey]*Denial{}
+		}
+		d := e.denials[k]
+		if d == nil {
+			e.order++
+			d = &Denial{Stage: ev.Stage, Proto: k.proto, Dst: k.dst, Name: ev.Name, Rule: ev.Rule, Process: ev.Process, first: e.order}
+			e.denials[k] = d
+		}
+		d.Count++
+		e.mu.Unlock()
+	}
+	if e.Events != nil {
+		e.Events(ev)
+	}
+}
+
+// Denials returns what was denied (or, in audit mode, would have been),
+// in the order first seen.
+func (e *Enforcer) Denials() []Denial {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	out := make([]Denial, 0, len(e.denials))
+	for _, d := range e.denials {
+		out = append(out, *d)
+	}
+	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
+	return out
+}
+
+// Denied says whether anything was denied (or would have been).
+func (e *Enforcer) Denied() bool {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return len(e.denials) > 0
+}
+
+// What is the destination in words: "www.lab.test (203.0.113.10:443)",
+// "203.0.113.20:7", or the name for DNS.
+func (d Denial) What() string {
+	switch {
+	case d.Stage == event.StageDNS:
+		return d.Name
+	case d.Name != "":
+		return d.Name + " (" + d.Dst.String() + ")"
+	}
+	return d.Dst.String()
+}
+
+// hostOnly is an HTTP Host without its port.
+func hostOnly(h string) string {
+	if host, _, err := net.SplitHostPort(h); err == nil {
+		return host
+	}
+	return strings.Trim(h, "[]")
+}
