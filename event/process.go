@@ -40,8 +40,8 @@ func (p *Process) Name() string {
 }
 
 // Chain is the process with its ancestors, in words: "npm → sh → node
-// install.js" (ancestors by executable name, the process by its command
-// line), or the reason it is unknown.
+// install.js" (ancestors by the name they were started as, the process by
+// its command line), or the reason it is unknown.
 func (p *Process) Chain() string {
 	if p == nil {
 		return "process unknown"
@@ -51,13 +51,25 @@ func (p *Process) Chain() string {
 	}
 	var b strings.Builder
 	for _, a := range p.Parents {
-		b.WriteString(filepath.Base(a.Exe) + " → ")
+		b.WriteString(shortName(a.Exe, a.Argv) + " → ")
 	}
-	b.WriteString(p.Name())
+	b.WriteString(shortName(p.Exe, p.Argv))
 	if len(p.Argv) > 1 {
 		b.WriteString(" " + strings.Join(p.Argv[1:], " "))
 	}
 	return b.String()
+}
+
+// shortName is the base name a process was started as (argv[0], which
+// says "sh" where the executable is dash), else its executable's.
+func shortName(exe string, argv []string) string {
+	if len(argv) > 0 && argv[0] != "" {
+		return filepath.Base(argv[0])
+	}
+	if exe == "" {
+		return "?"
+	}
+	return filepath.Base(exe)
 }
 
 // PolicyStage says where a policy decision was made.

@@ -1,0 +1,184 @@
+// Package proc finds the process behind a flow inside the box: the socket
+// of the flow's 4-tuple in the box's socket tables (/proc/PID/net/tcp…),
+// then the process holding that socket (a /proc/PID/fd link that reads
+// "socket:[INODE]") among the box's processes — those of our user in the
+// box's network namespace — and its parent chain up to the command.
+//
+// It must run while the socket exists: at the SYN (the process is blocked
+// in connect) or at the first datagram (it has just sent). A process that
+// already closed the socket or exited is reported as not found.
+package proc
+
+import (
+	"errors"
+	"fmt"
+	"net/netip"
+	"os"
+	"sort"
+	"strconv"
+	"sync"
+
+	"github.com/htapod/htapod/event"
+)
+
+var errNotFound = errors.New("socket not found")
+
+// maxCache bounds the per-socket cache; when full it starts afresh.
+const maxCache = 4096
+
+// Finder finds processes in one box. Its methods are safe for concurrent
+// use.
+type Finder struct {
+	root  int    // the command htapod started (the box's init)
+	netns string // the box's /proc/PID/ns/net link
+	uid   int
+	diag  *diag // nil: read the socket tables in /proc
+
+	mu    sync.Mutex
+	pids  []int                  // the box's processes at the last scan
+	cache map[uint64]cachedOwner // by socket inode
+}
+
+type cachedOwner struct {
+	pid, fd int
+	p       *event.Process
+}
+
+// New returns a Finder for the box whose first process is root. diag, when
+// not nil, is a NETLINK_SOCK_DIAG socket opened in the box's network
+// namespace (the fast way to find a socket); the Finder uses it and does
+// not close it. Without it the Finder reads /proc/PID/net tables.
+func New(root int, diag *os.File) (*Finder, error) {
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(root) + "/ns/net")
+	if err != nil {
+		return nil, fmt.Errorf("read network namespace of the box: %w", err)
+	}
+	f := &Finder{root: root, netns: ns, uid: os.Getuid(), cache: map[uint64]cachedOwner{}}
+	if diag != nil {
+		f.diag = newDiag(diag)
+	}
+	return f, nil
+}
+
+// Lookup returns the process that holds the socket local → remote
+// (the box's side of a flow). It never returns nil: a process it could
+// not find has Err set.
+func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.Process {
+	ino, err := f.inode(proto == event.UDP, local, remote)
+	if err != nil {
+		return &event.Process{Err: err.Error()}
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if c, ok := f.cache[ino]; ok && holds(c.pid, c.fd, ino) {
+		return c.p
+	}
+	pid, fd := f.holder(ino, f.pids)
+	if pid == 0 {
+		f.pids = f.scanPids()
+		pid, fd = f.holder(ino, f.pids)
+	}
+	if pid == 0 {
+		return &event.Process{Err: errNotFound.Error() + " in a process (it closed the socket or exited)"}
+	}
+	p := f.describe(pid)
+	if len(f.cache) >= maxCache {
+		clear(f.cache)
+	}
+	f.cache[ino] = cachedOwner{pid, fd, p}
+	return p
+}
+
+// inode finds the socket in the box's tables, read through the command
+// or, once it has exited, through any other process of the box.
+func (f *Finder) inode(udp bool, local, remote netip.AddrPort) (uint64, error) {
+	if f.diag != nil {
+		ino, err := f.diag.inode(udp, local, remote)
+		if err == nil || errors.Is(err, errNotFound) {
+			return ino, err
+		}
+		// A netlink failure: the tables still work, slowly.
+	}
+	ino, err := socketInode(f.root, udp, local, remote)
+	if err == nil || errors.Is(err, errNotFound) {
+		return ino, err
+	}
+	f.mu.Lock()
+	pids := append([]int(nil), f.pids...)
+	f.mu.Unlock()
+	for _, pid := range pids {
+		if pid != f.root && f.inBox(pid) {
+			if ino, err = socketInode(pid, udp, local, remote); err == nil || errors.Is(err, errNotFound) {
+				return ino, err
+			}
+		}
+	}
+	return 0, errNotFound
+}
+
+// scanPids lists the box's processes: ours, in the box's network namespace.
+func (f *Finder) scanPids() []int {
+	d, err := os.Open("/proc")
+	if err != nil {
+		return nil
+	}
+	defer d.Close()
+	names, _ := d.Readdirnames(-1)
+	var out []int
+	for _, n := range names {
+		pid, err := strconv.Atoi(n)
+		if err != nil {
+			continue
+		}
+		if st, err := os.Stat("/proc/" + n); err != nil || int(statUID(st)) != f.uid {
+			continue
+		}
+		if f.inBox(pid) {
+			out = append(out, pid)
+		}
+	}
+	sort.Sort(sort.Reverse(sort.IntSlice(out)))
+	return out
+}
+
+func (f *Finder) inBox(pid int) bool {
+	ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
+	return err == nil && ns == f.netns
+}
+
+// holder finds which of pids holds the socket, and by which fd. pids are
+// newest first: when several hold it (a socket inherited across fork) the
+// newest is most likely the child that uses it, not the shell that forked.
+func (f *Finder) holder(ino uint64, pids []int) (pid, fd int) {
+	target := "socket:[" + strconv.FormatUint(ino, 10) + "]"
+	for _, p := range pids {
+		if n := findFD(p, target); n >= 0 {
+			return p, n
+		}
+	}
+	return 0, 0
+}
+
+// findFD returns the fd of pid whose link is target, or -1.
+func findFD(pid int, target string) int {
+	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+	d, err := os.Open(dir)
+	if err != nil {
+		return -1
+	}
+	names, _ := d.Readdirnames(-1)
+	d.Close()
+	for _, n := range names {
+		if l, err := os.Readlink(dir + n); err == nil && l == target {
+			fd, _ := strconv.Atoi(n)
+			return fd
+		}
+	}
+	return -1
+}
+
+// holds says whether pid still has the socket as fd.
+func holds(pid, fd int, ino uint64) bool {
+	l, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(fd))
+	return err == nil && l == "socket:["+strconv.FormatUint(ino, 10)+"]"
+}
