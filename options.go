@@ -52,6 +52,8 @@ type config struct {
 	pcap     *pcapng.Writer
 	sinks    []namedSink     // filtered outputs: JSON, HAR, the user's
 	handlers []event.Handler // every event
+
+	enforce enforceConfig // the policy, the process lookup (enforce.go)
 }
 
 type namedSink struct {

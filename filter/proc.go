@@ -29,6 +29,8 @@ func processOf(e event.Event) *event.Process {
 		return e.Process
 	case *event.Policy:
 		return e.Process
+	case *event.HTTP:
+		return e.Process
 	}
 	return nil
 }

@@ -3,9 +3,7 @@ package policy
 import (
 	"net"
 	"net/netip"
-	"sort"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/htapod/htapod/event"
@@ -31,37 +29,12 @@ type Enforcer struct {
 	// Resolved says whether the command resolved name to addr through
 	// htapod's resolver; nil turns the domain fronting check off.
 	Resolved func(name string, addr netip.Addr) bool
-	// Events receives an event.Policy per denial and per fronting name;
-	// nil drops them.
+	// Events receives an event.Policy per denial and per fronting name
+	// (a Report collects them); nil drops them.
 	Events event.Handler
-
-	mu      sync.Mutex
-	denials map[denialKey]*Denial
-	order   int
 }
 
 var _ route.Router = (*Enforcer)(nil)
-
-// Denial is one kind of thing the policy denied in a run: a destination at
-// a stage, by a rule, with how often and the first process that tried.
-type Denial struct {
-	Stage   event.PolicyStage
-	Proto   event.Proto
-	Dst     netip.AddrPort // zero for StageDNS
-	Name    string
-	Rule    string
-	Count   int
-	Process *event.Process
-	first   int
-}
-
-type denialKey struct {
-	stage event.PolicyStage
-	proto event.Proto
-	dst   netip.AddrPort
-	name  string
-	rule  string
-}
 
 // Route implements route.Router: the policy first, then Next for what it
 // allows (and, in audit mode, for everything).
@@ -118,59 +91,9 @@ func (e *Enforcer) AllowDNS(name string, server netip.AddrPort, proto event.Prot
 }
 
 func (e *Enforcer) report(ev *event.Policy) {
-	if ev.Denied {
-		k := denialKey{ev.Stage, ev.Proto, ev.Dst, ev.Name, ev.Rule}
-		if ev.Stage == event.StageDNS {
-			k.dst, k.proto = netip.AddrPort{}, ""
-		}
-		e.mu.Lock()
-		if e.denials == nil {
-			e.denials = map[denialKey]*Denial{}
-		}
-		d := e.denials[k]
-		if d == nil {
-			e.order++
-			d = &Denial{Stage: ev.Stage, Proto: k.proto, Dst: k.dst, Name: ev.Name, Rule: ev.Rule, Process: ev.Process, first: e.order}
-			e.denials[k] = d
-		}
-		d.Count++
-		e.mu.Unlock()
-	}
 	if e.Events != nil {
 		e.Events(ev)
 	}
-}
-
-// Denials returns what was denied (or, in audit mode, would have been),
-// in the order first seen.
-func (e *Enforcer) Denials() []Denial {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	out := make([]Denial, 0, len(e.denials))
-	for _, d := range e.denials {
-		out = append(out, *d)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].first < out[j].first })
-	return out
-}
-
-// Denied says whether anything was denied (or would have been).
-func (e *Enforcer) Denied() bool {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return len(e.denials) > 0
-}
-
-// What is the destination in words: "www.lab.test (203.0.113.10:443)",
-// "203.0.113.20:7", or the name for DNS.
-func (d Denial) What() string {
-	switch {
-	case d.Stage == event.StageDNS:
-		return d.Name
-	case d.Name != "":
-		return d.Name + " (" + d.Dst.String() + ")"
-	}
-	return d.Dst.String()
 }
 
 // hostOnly is an HTTP Host without its port.

@@ -62,8 +62,10 @@ func TestEnforcer(t *testing.T) {
 				if ev.FlowID != tt.flow.ID || ev.Process != proc || ev.Audit != tt.audit || ev.Fronting != tt.fronted {
 					t.Errorf("event = %+v", ev)
 				}
-				if ev.Denied != (len(e.Denials()) > 0) || ev.Denied != e.Denied() {
-					t.Errorf("Denials() = %+v for event %+v", e.Denials(), ev)
+				var r Report
+				r.Handle(ev)
+				if ev.Denied != r.Denied() || ev.Denied != (len(r.Denials()) > 0) {
+					t.Errorf("Report Denials() = %+v for event %+v", r.Denials(), ev)
 				}
 			}
 		})
@@ -71,8 +73,8 @@ func TestEnforcer(t *testing.T) {
 }
 
 func TestEnforcerDNS(t *testing.T) {
-	var rec recorder
-	e := &Enforcer{Policy: mustParse(t, "allow *.lab.test\n"), Events: rec.handle}
+	var r Report
+	e := &Enforcer{Policy: mustParse(t, "allow *.lab.test\n"), Events: r.Handle}
 	server := netip.MustParseAddrPort("10.0.85.1:53")
 	if ok, _ := e.AllowDNS("www.lab.test.", server, event.UDP, nil); !ok {
 		t.Errorf("AllowDNS(www.lab.test) = false")
@@ -82,7 +84,7 @@ func TestEnforcerDNS(t *testing.T) {
 			t.Errorf("AllowDNS(evil.test) = %v, %q; want denied with a reason", ok, rule)
 		}
 	}
-	ds := e.Denials()
+	ds := r.Denials()
 	if len(ds) != 1 || ds[0].Count != 3 || ds[0].What() != "evil.test" || ds[0].Stage != event.StageDNS {
 		t.Errorf("Denials() = %+v; want evil.test three times", ds)
 	}

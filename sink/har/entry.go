@@ -24,6 +24,8 @@ type entry struct {
 	Timings         timings  `json:"timings"`
 	ServerIPAddress string   `json:"serverIPAddress,omitempty"`
 	Connection      string   `json:"connection,omitempty"`
+	// Process is the process that made the request.
+	Process *processField `json:"_process,omitempty"`
 }
 
 type request struct {
@@ -143,6 +145,7 @@ func newEntry(h *event.HTTP) *entry {
 		Timings: timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1,
 			Send: 0, Wait: millis(wait), Receive: millis(receive)},
 		Connection: strconv.FormatUint(h.FlowID, 10),
+		Process:    newProcessField(h.Process),
 	}
 	if h.Server.IsValid() {
 		e.ServerIPAddress = h.Server.Addr().Unmap().String()
