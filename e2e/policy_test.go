@@ -242,7 +242,7 @@ func TestProcessAttribution(t *testing.T) {
 	}
 	for name, want := range map[string][]string{
 		"www.lab.test": {"/curl |", "sh → curl -sS -o /dev/null http://www.lab.test/"},
-		"api.lab.test": {"/python3", "sh → python3 -c import urllib"},
+		"api.lab.test": {"/python3", "sh → python3 -c \"import urllib"},
 	} {
 		for _, w := range want {
 			if !strings.Contains(got[name], w) {

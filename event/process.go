@@ -3,6 +3,7 @@ package event
 import (
 	"net/netip"
 	"path/filepath"
+	"strconv"
 	"strings"
 	"time"
 )
@@ -54,10 +55,25 @@ func (p *Process) Chain() string {
 		b.WriteString(shortName(a.Exe, a.Argv) + " → ")
 	}
 	b.WriteString(shortName(p.Exe, p.Argv))
-	if len(p.Argv) > 1 {
-		b.WriteString(" " + strings.Join(p.Argv[1:], " "))
+	for _, a := range p.Argv[min(1, len(p.Argv)):] {
+		b.WriteString(" " + quoteArg(a))
 	}
 	return b.String()
+}
+
+// quoteArg is an argument as a reader can tell it from the next: quoted,
+// with Go's escapes, when it is empty or holds spaces, quotes, backslashes
+// or control characters (a newline would break a report line in two).
+func quoteArg(a string) string {
+	if a == "" {
+		return `""`
+	}
+	for _, r := range a {
+		if r <= ' ' || r == '"' || r == '\'' || r == '\\' || r == 0x7f {
+			return strconv.Quote(a)
+		}
+	}
+	return a
 }
 
 // shortName is the base name a process was started as (argv[0], which

@@ -52,3 +52,17 @@ func processText(p *event.Process) string {
 	}
 	return s
 }
+
+// formatFlowProcess is the flow line with its process after the
+// destination's name, so that the line still ends with how the flow ended:
+//
+//	tcp  203.0.113.10:80  www.lab.test  by sh → curl http://www.lab.test/ (pid 41)  ↑78 B  ↓615 B  12 ms  closed
+func formatFlowProcess(f *event.Flow) string {
+	g := *f
+	if g.Name != "" {
+		g.Name += "  by " + processText(f.Process)
+	} else {
+		g.Name = "by " + processText(f.Process)
+	}
+	return formatFlow(&g)
+}

@@ -99,7 +99,7 @@ func (s *Sink) render(e event.Event) string {
 			return ""
 		}
 		if s.opts.Verbose && e.Process != nil {
-			return s.paint(dim, formatFlow(e)+"  "+processText(e.Process)) + "\n"
+			return s.paint(dim, formatFlowProcess(e)) + "\n"
 		}
 		return s.paint(dim, formatFlow(e)) + "\n"
 	case *event.HTTP:
