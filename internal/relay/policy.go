@@ -57,15 +57,23 @@ func (f *Forwarder) refuseUDP(src, dst netip.AddrPort) {
 	}
 }
 
-// stamped is emit for a flow's dissectors: HTTP exchanges carry the
-// flow's process.
+// stamped is emit for a flow's dissectors: the HTTP exchanges and DNS
+// queries they report carry the flow's process, set before the event is
+// emitted.
 func stamped(emit event.Handler, p *event.Process) event.Handler {
 	if p == nil {
 		return emit
 	}
 	return func(e event.Event) {
-		if h, ok := e.(*event.HTTP); ok && h.Process == nil {
-			h.Process = p
+		switch e := e.(type) {
+		case *event.HTTP:
+			if e.Process == nil {
+				e.Process = p
+			}
+		case *event.DNS:
+			if e.Process == nil {
+				e.Process = p
+			}
 		}
 		emit(e)
 	}

@@ -64,7 +64,7 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 	if d.Action != route.Passthrough {
 		meta := dissect.Meta{FlowID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name, Start: fl.Start}
 		if f.cfg.DissectUDP != nil {
-			if dg, name := f.cfg.DissectUDP(meta, dissect.Emit(f.cfg.Events)); dg != nil {
+			if dg, name := f.cfg.DissectUDP(meta, dissect.Emit(stamped(f.cfg.Events, fl.Process))); dg != nil {
 				feeders = append(feeders, newFeeder(fl.ID, name, nil, dg, f.cfg.Events))
 			}
 		}
