@@ -251,3 +251,20 @@ func TestProcessAttribution(t *testing.T) {
 		}
 	}
 }
+
+// TestPolicyMapHost: --map-host follows the same rules: the mapped address
+// and htapod's own name for it are judged before the mapping.
+func TestPolicyMapHost(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	res := e.htapod("--map-host", "10.10.10.10", "--allow", "*.lab.test", "--", "sh", "-c",
+		"curl -sS --max-time 5 http://10.10.10.10:9/; echo curl=$?; dig +tries=1 +time=5 host.htapod.internal. A | grep status:; exit 0")
+	out := string(res.Stdout)
+	if res.ExitCode != exitDenied || !strings.Contains(out, "curl=7") || !strings.Contains(out, "status: REFUSED") {
+		t.Fatalf("stdout %q, exit %d; want curl refused, the name REFUSED, exit %d: %v", out, res.ExitCode, exitDenied, res)
+	}
+	lines := strings.Join(policyLines(string(res.Stderr)), "\n")
+	if !strings.Contains(lines, "tcp 10.10.10.10:9") || !strings.Contains(lines, "dns host.htapod.internal") {
+		t.Errorf("policy lines %q; want the mapped address and the name", lines)
+	}
+}
