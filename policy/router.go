@@ -11,9 +11,10 @@ import (
 )
 
 // Enforcer applies a Policy to a run: it is the route.Router that denies
-// flows (or, in audit mode, reports that it would), the check of names at
-// DNS, and the record of what was denied. Set its fields before use;
-// then it is safe for concurrent use.
+// flows (or, in audit mode, reports that it would), and the check of
+// names at DNS and of HTTP hosts. Each denial is an event.Policy (a Report
+// collects them). Set its fields before use; then it is safe for
+// concurrent use.
 type Enforcer struct {
 	// Policy decides; nil allows everything.
 	Policy *Policy
@@ -39,10 +40,28 @@ var _ route.Router = (*Enforcer)(nil)
 // Route implements route.Router: the policy first, then Next for what it
 // allows (and, in audit mode, for everything).
 func (e *Enforcer) Route(f route.Flow) route.Decision {
+	if denied, _ := e.judge(f); denied && !e.Audit {
+		return route.Decision{Action: route.Deny, Dst: f.Dst}
+	}
 	next := e.Next
 	if next == nil {
 		next = route.Direct
 	}
+	return next.Route(f)
+}
+
+// CheckHost decides an HTTP request's Host (or :authority) on flow f, as
+// Route would at that stage, and reports a denial. denied is what the
+// policy says (also in audit mode, where the caller lets the request go
+// on); rule says why.
+func (e *Enforcer) CheckHost(f route.Flow, host string) (denied bool, rule string) {
+	f.Host = host
+	return e.judge(f)
+}
+
+// judge decides f at its stage (connect, or the SNI or Host it carries),
+// reports a denial or a fronting name, and returns the verdict.
+func (e *Enforcer) judge(f route.Flow) (denied bool, rule string) {
 	stage, name := event.StageConnect, f.Name
 	switch {
 	case f.Host != "":
@@ -51,7 +70,6 @@ func (e *Enforcer) Route(f route.Flow) route.Decision {
 		stage, name = event.StageTLS, f.SNI
 	}
 	v := e.Policy.Decide(Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port(), Name: name})
-	denied := !v.Allow
 	fronting := ""
 	if stage != event.StageConnect && e.Resolved != nil && normName(name) != normName(f.Name) &&
 		!e.Resolved(normName(name), f.Dst.Addr()) {
@@ -60,22 +78,19 @@ func (e *Enforcer) Route(f route.Flow) route.Decision {
 			fronting = f.Dst.Addr().String()
 		}
 	}
-	if !denied && fronting == "" {
-		return next.Route(f)
+	if v.Allow && fronting == "" {
+		return false, ""
 	}
 	ev := &event.Policy{FlowID: f.ID, Time: time.Now(), Stage: stage, Proto: f.Proto, Dst: f.Dst,
-		Name: name, Denied: denied, Audit: e.Audit, Rule: v.Reason(), Fronting: fronting, Process: f.Process}
-	if !denied && fronting != "" && e.DenyFronting {
+		Name: name, Denied: !v.Allow, Audit: e.Audit, Fronting: fronting, Process: f.Process}
+	switch {
+	case ev.Denied:
+		ev.Rule = v.Reason()
+	case e.DenyFronting:
 		ev.Denied, ev.Rule = true, "domain fronting denied (--deny-fronting)"
 	}
-	if !ev.Denied {
-		ev.Rule = ""
-	}
 	e.report(ev)
-	if ev.Denied && !e.Audit {
-		return route.Decision{Action: route.Deny, Dst: f.Dst}
-	}
-	return next.Route(f)
+	return ev.Denied, ev.Rule
 }
 
 // AllowDNS decides a query for name to htapod's resolver: false means

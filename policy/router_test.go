@@ -2,6 +2,7 @@ package policy
 
 import (
 	"net/netip"
+	"strings"
 	"sync"
 	"testing"
 
@@ -91,5 +92,21 @@ func TestEnforcerDNS(t *testing.T) {
 	e.Audit = true
 	if ok, _ := e.AllowDNS("evil.test", server, event.TCP, nil); !ok {
 		t.Errorf("audit: AllowDNS = false; want true")
+	}
+}
+
+func TestEnforcerCheckHost(t *testing.T) {
+	var r Report
+	e := &Enforcer{Policy: mustParse(t, "allow *.lab.test\n"), Events: r.Handle}
+	f := route.Flow{ID: 3, Proto: event.TCP, Dst: netip.MustParseAddrPort("203.0.113.10:80"), Name: "www.lab.test"}
+	if denied, _ := e.CheckHost(f, "api.lab.test:80"); denied {
+		t.Errorf("CheckHost(api.lab.test) denied")
+	}
+	denied, rule := e.CheckHost(f, "evil.example")
+	if !denied || !strings.Contains(rule, "no rule matched") {
+		t.Errorf("CheckHost(evil.example) = %v, %q; want denied by the default", denied, rule)
+	}
+	if ds := r.Denials(); len(ds) != 1 || ds[0].Stage != event.StageHTTP || ds[0].Name != "evil.example" {
+		t.Errorf("Denials() = %+v; want evil.example at http", ds)
 	}
 }
