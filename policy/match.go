@@ -196,3 +196,43 @@ func (p *Policy) verdict(best int32) Verdict {
 func normName(name string) string {
 	return strings.TrimSuffix(strings.ToLower(name), ".")
 }
+
+// HostsMayDeny says whether some HTTP Host (or TLS name) could be denied
+// on a connection to q's address, port and transport — whether a caller
+// must look at each request's Host at all. It is false when an address
+// rule allows the connection and no host rule before it denies: every
+// name is then allowed there. q.Name is ignored.
+func (p *Policy) HostsMayDeny(q Query) bool {
+	if p == nil || len(p.rules) == 0 {
+		return false
+	}
+	q.Name = ""
+	first := len(p.rules)
+	if v := p.Decide(q); v.Rule != nil {
+		first = int(v.Rule.index(p))
+		if !v.Allow {
+			return true // the address itself is denied
+		}
+	} else if p.hasAllow {
+		return true // no address rule: a name that no rule allows is denied
+	}
+	for i := 0; i < first; i++ {
+		r := &p.rules[i]
+		if r.Action == Deny && r.Pattern.Host != "" &&
+			(r.Pattern.Proto == "" || r.Pattern.Proto == q.Proto) &&
+			(r.Pattern.Port == 0 || r.Pattern.Port == q.Port) {
+			return true
+		}
+	}
+	return false
+}
+
+// index is r's position in p's rules (r points into them).
+func (r *Rule) index(p *Policy) int32 {
+	for i := range p.rules {
+		if &p.rules[i] == r {
+			return int32(i)
+		}
+	}
+	return int32(len(p.rules))
+}

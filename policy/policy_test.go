@@ -220,3 +220,24 @@ func BenchmarkDecide1000(b *testing.B) {
 		}
 	}
 }
+
+func TestHostsMayDeny(t *testing.T) {
+	tests := []struct {
+		policy string
+		q      Query
+		want   bool
+	}{
+		{"allow 203.0.113.0/24\n", q(event.TCP, "203.0.113.10", 80, ""), false},
+		{"deny evil.test\nallow 203.0.113.0/24\n", q(event.TCP, "203.0.113.10", 80, ""), true},
+		{"allow 203.0.113.0/24\ndeny evil.test\n", q(event.TCP, "203.0.113.10", 80, ""), false},
+		{"deny tcp:evil.test:443\nallow 203.0.113.0/24\n", q(event.TCP, "203.0.113.10", 80, ""), false},
+		{"allow *.lab.test\n", q(event.TCP, "203.0.113.10", 80, "www.lab.test"), true},
+		{"deny evil.test\n", q(event.TCP, "203.0.113.10", 80, ""), true},
+		{"deny 198.51.100.0/24\n", q(event.TCP, "203.0.113.10", 80, ""), false},
+	}
+	for _, tt := range tests {
+		if got := mustParse(t, tt.policy).HostsMayDeny(tt.q); got != tt.want {
+			t.Errorf("HostsMayDeny(%q, %v) = %v; want %v", tt.policy, tt.q.Addr, got, tt.want)
+		}
+	}
+}
