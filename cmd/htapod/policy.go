@@ -66,8 +66,8 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 // pattern or file is an error naming it (file:line:column).
 func (p *policyFlags) options() ([]htapod.Option, error) {
 	var opts []htapod.Option
-	if len(p.rules) > 0 {
-		pol := policy.New()
+	if len(p.rules) > 0 || p.denyFronting {
+		pol := policy.New() // with no rule, it allows all: --deny-fronting alone
 		for _, r := range p.rules {
 			var err error
 			switch r.flag {
@@ -87,8 +87,8 @@ func (p *policyFlags) options() ([]htapod.Option, error) {
 		}
 		opts = append(opts, htapod.WithPolicy(pol, htapod.PolicyOptions{Audit: p.audit, DenyFronting: p.denyFronting}),
 			htapod.WithEventHandler(p.report.Handle))
-	} else if p.audit || p.denyFronting {
-		return nil, fmt.Errorf("--audit and --deny-fronting need rules (--allow, --deny or --policy)")
+	} else if p.audit {
+		return nil, fmt.Errorf("--audit needs rules (--allow, --deny or --policy)")
 	}
 	if p.learn != "" {
 		p.learner = &policy.Learner{}
