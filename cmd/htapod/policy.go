@@ -24,6 +24,7 @@ type policyFlags struct {
 	audit        bool
 	denyFronting bool
 	learn        string
+	noProcess    bool
 
 	report      policy.Report
 	learner     *policy.Learner
@@ -60,12 +61,13 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&p.audit, "audit", false, "apply no rule: report what the policy would deny")
 	fs.BoolVar(&p.denyFronting, "deny-fronting", false, "deny a TLS/HTTP name that did not resolve to its connection's address")
 	fs.StringVar(&p.learn, "learn", "", "write (or add to) policy `FILE` with what the command contacted")
+	fs.BoolVar(&p.noProcess, "no-process", false, "do not look up the process behind each flow")
 }
 
 // options builds the policy and the library options that apply it. A bad
 // pattern or file is an error naming it (file:line:column).
 func (p *policyFlags) options() ([]htapod.Option, error) {
-	var opts []htapod.Option
+	opts := []htapod.Option{htapod.WithProcesses(!p.noProcess)}
 	if len(p.rules) > 0 || p.denyFronting {
 		pol := policy.New() // with no rule, it allows all: --deny-fronting alone
 		for _, r := range p.rules {
