@@ -37,7 +37,7 @@ type enforceConfig struct {
 // fails the handshake with an alert, and a query to htapod's resolver for
 // a denied name is answered REFUSED and goes nowhere. Each denial is an
 // event.Policy; policy.Report collects them for the end of the run. The
-// policy comes after htapod's resolver and before --map-host and Map
+// policy comes after htapod's resolver and before WithHostMap and WithMapping
 // rules: it judges the destination the command asked for.
 func WithPolicy(p *policy.Policy, o PolicyOptions) Option {
 	return func(c *config) { c.enforce.policy, c.enforce.opts = p, o }
