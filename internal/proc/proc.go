@@ -16,6 +16,7 @@ import (
 	"os"
 	"sort"
 	"strconv"
+	"strings"
 	"sync"
 
 	"github.com/htapod/htapod/event"
@@ -34,15 +35,14 @@ type Finder struct {
 	uid   int
 	diag  *diag // nil: read the socket tables in /proc
 
-	mu    sync.Mutex
-	pids  []int                  // the box's processes at the last scan
-	cache map[uint64]cachedOwner // by socket inode
+	mu     sync.Mutex
+	pids   []int                  // the box's processes at the last scan
+	owners map[uint64]owner       // socket inode → the process holding it, at the last look
+	procs  map[int]*event.Process // described processes, by pid (checked by Exe)
 }
 
-type cachedOwner struct {
-	pid, fd int
-	p       *event.Process
-}
+// owner is a socket's holder: a process and the fd it holds it as.
+type owner struct{ pid, fd int }
 
 // New returns a Finder for the box whose first process is root. diag, when
 // not nil, is a NETLINK_SOCK_DIAG socket opened in the box's network
@@ -53,7 +53,7 @@ func New(root int, diag *os.File) (*Finder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read network namespace of the box: %w", err)
 	}
-	f := &Finder{root: root, netns: ns, uid: os.Getuid(), cache: map[uint64]cachedOwner{}}
+	f := &Finder{root: root, netns: ns, uid: os.Getuid(), owners: map[uint64]owner{}, procs: map[int]*event.Process{}}
 	if diag != nil {
 		f.diag = newDiag(diag)
 	}
@@ -70,22 +70,72 @@ func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.
 	}
 	f.mu.Lock()
 	defer f.mu.Unlock()
-	if c, ok := f.cache[ino]; ok && holds(c.pid, c.fd, ino) {
-		return c.p
+	// The index holds every socket seen at the last look; a socket made
+	// since needs a new look at the known processes' fds, and one made by
+	// a new process a new list of processes. A burst of new sockets (a
+	// program opening a thousand flows) costs a look or two, not one each.
+	o, ok := f.owners[ino]
+	if !ok || !holds(o.pid, o.fd, ino) {
+		if o, ok = f.index(f.pids, ino); !ok {
+			f.pids = f.scanPids()
+			o, ok = f.index(f.pids, ino)
+		}
 	}
-	pid, fd := f.holder(ino, f.pids)
-	if pid == 0 {
-		f.pids = f.scanPids()
-		pid, fd = f.holder(ino, f.pids)
-	}
-	if pid == 0 {
+	if !ok {
 		return &event.Process{Err: errNotFound.Error() + " in a process (it closed the socket or exited)"}
 	}
-	p := f.describe(pid)
-	if len(f.cache) >= maxCache {
-		clear(f.cache)
+	return f.describeCached(o.pid)
+}
+
+// index looks at the fds of pids, newest first, until it has found the
+// holder of socket want, and records which process holds each socket it
+// saw; when several do (a socket inherited across fork), the newest
+// process, most likely the child that uses it.
+func (f *Finder) index(pids []int, want uint64) (owner, bool) {
+	if len(f.owners) >= maxCache {
+		clear(f.owners)
 	}
-	f.cache[ino] = cachedOwner{pid, fd, p}
+	seen := map[uint64]bool{}
+	for _, pid := range pids {
+		dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
+		d, err := os.Open(dir)
+		if err != nil {
+			continue
+		}
+		names, _ := d.Readdirnames(-1)
+		d.Close()
+		for _, n := range names {
+			l, err := os.Readlink(dir + n)
+			if err != nil || !strings.HasPrefix(l, "socket:[") {
+				continue
+			}
+			ino, err := strconv.ParseUint(strings.TrimSuffix(l[len("socket:["):], "]"), 10, 64)
+			if err != nil || seen[ino] {
+				continue
+			}
+			seen[ino] = true
+			fd, _ := strconv.Atoi(n)
+			f.owners[ino] = owner{pid, fd}
+		}
+		if seen[want] {
+			return f.owners[want], true
+		}
+	}
+	return owner{}, false
+}
+
+// describeCached describes pid, or returns the description made before
+// when the process still runs the same executable.
+func (f *Finder) describeCached(pid int) *event.Process {
+	exe, _ := os.Readlink("/proc/" + strconv.Itoa(pid) + "/exe")
+	if p, ok := f.procs[pid]; ok && p.Exe == exe {
+		return p
+	}
+	if len(f.procs) >= maxCache {
+		clear(f.procs)
+	}
+	p := f.describe(pid)
+	f.procs[pid] = p
 	return p
 }
 
@@ -144,37 +194,6 @@ func (f *Finder) scanPids() []int {
 func (f *Finder) inBox(pid int) bool {
 	ns, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/ns/net")
 	return err == nil && ns == f.netns
-}
-
-// holder finds which of pids holds the socket, and by which fd. pids are
-// newest first: when several hold it (a socket inherited across fork) the
-// newest is most likely the child that uses it, not the shell that forked.
-func (f *Finder) holder(ino uint64, pids []int) (pid, fd int) {
-	target := "socket:[" + strconv.FormatUint(ino, 10) + "]"
-	for _, p := range pids {
-		if n := findFD(p, target); n >= 0 {
-			return p, n
-		}
-	}
-	return 0, 0
-}
-
-// findFD returns the fd of pid whose link is target, or -1.
-func findFD(pid int, target string) int {
-	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
-	d, err := os.Open(dir)
-	if err != nil {
-		return -1
-	}
-	names, _ := d.Readdirnames(-1)
-	d.Close()
-	for _, n := range names {
-		if l, err := os.Readlink(dir + n); err == nil && l == target {
-			fd, _ := strconv.Atoi(n)
-			return fd
-		}
-	}
-	return -1
 }
 
 // holds says whether pid still has the socket as fd.

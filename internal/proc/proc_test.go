@@ -277,7 +277,8 @@ func BenchmarkLookupUncached(b *testing.B) {
 	local, remote := addrPort(c.LocalAddr()), addrPort(c.RemoteAddr())
 	for b.Loop() {
 		f.mu.Lock()
-		clear(f.cache)
+		clear(f.owners)
+		clear(f.procs)
 		f.mu.Unlock()
 		if p := f.Lookup(event.TCP, local, remote); p.Err != "" {
 			b.Fatal(p.Err)
