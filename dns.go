@@ -14,6 +14,7 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/dns"
 	"github.com/htapod/htapod/internal/sandbox"
+	"github.com/htapod/htapod/policy"
 )
 
 // hostResolvConf is where the host's resolver configuration is read from.
@@ -21,7 +22,7 @@ const hostResolvConf = "/etc/resolv.conf"
 
 // resolver builds the run's DNS resolver from the host's configuration and
 // writes the box's resolv.conf into runDir; binds mount it in the box.
-func (r *Runner) resolver(runDir string, emit event.Handler) (*dns.Resolver, []sandbox.Bind, error) {
+func (r *Runner) resolver(runDir string, emit event.Handler, enf *policy.Enforcer, late *boxLate) (*dns.Resolver, []sandbox.Bind, error) {
 	hostConf, err := mdns.ClientConfigFromFile(hostResolvConf)
 	if err != nil {
 		hostConf = &mdns.ClientConfig{Servers: []string{"127.0.0.1"}, Port: "53"}
@@ -32,14 +33,23 @@ func (r *Runner) resolver(runDir string, emit event.Handler) (*dns.Resolver, []s
 	if err := os.WriteFile(path, innerResolvConf(hostResolvConf), 0o644); err != nil {
 		return nil, nil, fmt.Errorf("write resolv.conf: %w", err)
 	}
+	var allow func(string, netip.AddrPort, event.Proto, *event.Process) (bool, string)
+	if enf != nil {
+		allow = enf.AllowDNS
+	}
 	res, err := dns.New(dns.Config{
 		Servers:   upstreams(hostConf),
 		HostsFile: "/etc/hosts",
 		Static:    map[string][]netip.Addr{HostName: r.cfg.hostMaps},
 		Events:    emit,
+		Process:   late.processFunc(),
+		Allow:     allow,
 	})
 	if err != nil {
 		return nil, nil, err
+	}
+	if enf != nil {
+		enf.Resolved = res.Resolved
 	}
 	return res, []sandbox.Bind{{Src: path, Dst: hostResolvConf, Required: true}}, nil
 }

@@ -10,6 +10,7 @@ import (
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/filter"
+	"github.com/htapod/htapod/policy"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sink"
 	"github.com/htapod/htapod/sink/har"
@@ -52,6 +53,8 @@ type config struct {
 	pcap     *pcapng.Writer
 	sinks    []namedSink     // filtered outputs: JSON, HAR, the user's
 	handlers []event.Handler // every event
+
+	enforce enforceConfig // the policy, the process lookup (enforce.go)
 }
 
 type namedSink struct {
@@ -221,3 +224,35 @@ func WithPcap(p *pcapng.Writer) Option { return func(c *config) { c.pcap = p } }
 func WithEventHandler(h event.Handler) Option {
 	return func(c *config) { c.handlers = append(c.handlers, h) }
 }
+
+// The policy (see package policy and docs/policy.md).
+
+// PolicyOptions say how WithPolicy applies its policy.
+type PolicyOptions struct {
+	// Audit applies nothing: every flow goes on, and what the policy
+	// would deny is reported all the same (event.Policy with Audit set).
+	Audit bool
+	// DenyFronting denies a TLS server name or HTTP Host that is not among
+	// the names the command resolved to the flow's address (domain
+	// fronting); without it such a name is only reported.
+	DenyFronting bool
+}
+
+// WithPolicy applies p to every flow of the command, decided wherever a
+// name appears (see package policy): a denied connection is refused (TCP:
+// ECONNREFUSED; UDP: an ICMP port unreachable), a denied TLS server name
+// fails the handshake with an alert, and a query to htapod's resolver for
+// a denied name is answered REFUSED and goes nowhere. Each denial is an
+// event.Policy; policy.Report collects them for the end of the run. The
+// policy comes after htapod's resolver and before WithHostMap and WithMapping
+// rules: it judges the destination the command asked for.
+func WithPolicy(p *policy.Policy, o PolicyOptions) Option {
+	return func(c *config) { c.enforce.policy, c.enforce.opts = p, o }
+}
+
+// WithProcesses turns on or off (default on) finding the process behind
+// each flow and each query to htapod's resolver (event.Process on flows,
+// DNS and HTTP events, and on route.Flow for a router). It costs one
+// sock_diag request and a look at the box's processes' file descriptors
+// per new socket.
+func WithProcesses(on bool) Option { return func(c *config) { c.enforce.noProcesses = !on } }

@@ -4,12 +4,14 @@ import (
 	"net/netip"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/policy"
 	"github.com/htapod/htapod/route"
 )
 
 // router is the run's routing chain: the resolver's addresses, then the
-// user's mappings, then straight to the destination.
-func (r *Runner) router() route.Router {
+// policy (enf, when there is one), then the user's mappings, then straight
+// to the destination.
+func (r *Runner) router(enf *policy.Enforcer) route.Router {
 	rules := append([]route.Rule(nil), r.cfg.rules...)
 	for _, a := range r.cfg.hostMaps {
 		lo := netip.AddrFrom4([4]byte{127, 0, 0, 1})
@@ -18,7 +20,7 @@ func (r *Runner) router() route.Router {
 		}
 		rules = append(rules, route.Rule{From: netip.AddrPortFrom(a, 0), To: netip.AddrPortFrom(lo, 0)})
 	}
-	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, route.Map(rules, r.userRouter()))
+	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, withEnforcer(enf, route.Map(rules, r.userRouter())))
 }
 
 // userRouter dispatches to the TCP or UDP router.

@@ -23,6 +23,7 @@ import (
 	"github.com/htapod/htapod/internal/relay"
 	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/internal/tlsmitm"
+	"github.com/htapod/htapod/policy"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/text"
@@ -71,6 +72,8 @@ type run struct {
 
 	out            *fanout
 	capture        netstack.Capture
+	enf            *policy.Enforcer // the policy, or nil
+	late           *boxLate         // the process finder and netstack, once they exist
 	stdout, stderr *os.File
 	mux            *lineout.Mux
 	refused        refusals // clients that refused the CA, for a notice at the end
@@ -113,7 +116,8 @@ func (ru *run) openOutputs() error {
 // run builds the box and its network, runs argv and waits for it.
 func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 	c := ru.cfg
-	resolver, binds, err := ru.r.resolver(ru.dir, ru.out.handle)
+	ru.enf, ru.late = ru.r.enforcer(ru.out.handle), &boxLate{on: !c.enforce.noProcesses}
+	resolver, binds, err := ru.r.resolver(ru.dir, ru.out.handle, ru.enf, ru.late)
 	if err != nil {
 		return Status{Code: 125}, runDirFull(filepath.Dir(ru.dir), err)
 	}
@@ -140,6 +144,9 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		return Status{Code: 125}, err
 	}
 	defer box.Close()
+	if err := ru.late.setBox(box.Pid(), box.Diag); err != nil {
+		ru.out.handle(&event.Notice{Time: time.Now(), Level: "warn", Message: "cannot find the processes behind flows: " + err.Error()})
+	}
 	st, err := netstack.New(netstack.Config{
 		Capture: ru.capture,
 		FD:      int(box.TUN.Fd()),
@@ -150,6 +157,7 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 	})
 	if err == nil {
 		defer st.Close()
+		ru.late.stack.Store(st)
 		err = box.Go()
 	}
 	if err != nil {
@@ -166,7 +174,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 	c := ru.cfg
 	tcpSniff, udpSniff := ru.r.sniffers()
 	return relay.New(relay.Config{
-		Router:      ru.r.router(),
+		Router:      ru.r.router(ru.enf),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
 		Events:      ru.out.handle,
 		Name:        resolver.Name,
@@ -177,6 +185,8 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		Dissect:     pick.Stream(c.dissect),
 		DissectUDP:  pick.Datagrams(c.dissect),
 		Logger:      c.logger,
+		Process:     ru.late.processFunc(),
+		RefuseUDP:   ru.late.refuseUDP,
 	})
 }
 

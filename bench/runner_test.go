@@ -72,6 +72,9 @@ type bench struct {
 	// the order noteOrder first saw them.
 	notes     map[string][]string
 	noteOrder []string
+
+	// extra are htapod flags for the next runs through it (a policy).
+	extra []string
 }
 
 // pastaArgs start the command line of a run through pasta (argv[0] is
@@ -105,7 +108,8 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 	switch m {
 	case tapped:
 		r.report = filepath.Join(b.lab.Home(), "report.txt")
-		full = append([]string{b.htapod, "-o", r.report, "--upstream-ca", b.pki.CAFile, "--"}, argv...)
+		full = append([]string{b.htapod, "-o", r.report, "--upstream-ca", b.pki.CAFile}, b.extra...)
+		full = append(append(full, "--"), argv...)
 	case viaPasta:
 		full = append(slices.Clone(pastaArgs), argv...)
 		full[0] = b.pasta

@@ -134,6 +134,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 			measure: wrk("http-c100", "-t", "2", "-c", "100", httpURL),
 			profile: d - time.Second,
 		},
+		b.policyWorkload(secs, timeout, httpURL),
 		{
 			name:    "https-keepalive",
 			rows:    []row{{label: "HTTPS intercepted keep-alive 1 KiB, 10 conns (wrk)", key: "https-keepalive", unit: reqs, target: ratioAtLeast(0.35)}},

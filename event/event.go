@@ -85,6 +85,8 @@ type Flow struct {
 	End          End
 	// Err is the error behind End, when there was one.
 	Err string
+	// Process opened the flow; nil when htapod did not look it up.
+	Process *Process
 }
 
 // Kind implements Event.
@@ -104,6 +106,8 @@ type FlowOpen struct {
 	Upstream netip.AddrPort
 	Name     string
 	Time     time.Time
+	// Process opened the flow; nil when htapod did not look it up.
+	Process *Process
 }
 
 // Kind implements Event.
@@ -134,6 +138,8 @@ type DNS struct {
 	// client should ask again over TCP.
 	Truncated bool
 	Err       string
+	// Process sent the query; nil when htapod did not look it up.
+	Process *Process
 }
 
 // Kind implements Event.

@@ -99,6 +99,8 @@ type HTTP struct {
 	Err string
 	// Server is the address the flow went to.
 	Server netip.AddrPort
+	// Process opened the flow; nil when htapod did not look it up.
+	Process *Process
 }
 
 // Kind implements Event.

@@ -45,6 +45,10 @@
 //	~tcp        what travelled over TCP: TCP flows, DNS over TCP, and HTTP,
 //	            WebSocket and TLS events (htapod dissects those on TCP only).
 //	~udp        UDP flows and DNS over UDP.
+//	~proc REGEX the process behind a flow, a DNS query to htapod's resolver,
+//	            an HTTP exchange or a policy decision: its executable's path
+//	            or its chain ("sh → curl -s https://www.lab.test/").
+//	            Case-sensitive.
 //
 // Bodies are matched as decoded and as held: at most the dissector's body
 // limit; a WebSocket message compressed with permessage-deflate is matched

@@ -18,7 +18,7 @@ func (f *Filter) Match(e event.Event) bool {
 	}
 	if o, ok := e.(*event.FlowOpen); ok {
 		// An opening flow is matched as the flow it opens.
-		e = &event.Flow{ID: o.ID, Proto: o.Proto, Src: o.Src, Dst: o.Dst, Upstream: o.Upstream, Name: o.Name, Start: o.Time}
+		e = &event.Flow{ID: o.ID, Proto: o.Proto, Src: o.Src, Dst: o.Dst, Upstream: o.Upstream, Name: o.Name, Start: o.Time, Process: o.Process}
 	}
 	return f == nil || f.root.match(e)
 }

@@ -100,6 +100,7 @@ func init() {
 		}},
 		{name: "~tcp", matchKind: func(e event.Event) bool { return e.Net() == event.TCP }},
 		{name: "~udp", matchKind: func(e event.Event) bool { return e.Net() == event.UDP }},
+		{name: "~proc", arg: regexArg, matchRegex: matchProc, caseSensitive: true},
 	} {
 		ops[op.name] = op
 		opNames = append(opNames, op.name)

@@ -198,7 +198,7 @@ func TestParseErrorExample(t *testing.T) {
 	want := "--filter: unknown operator \"~x\" at column 10\n" +
 		"  ~d api & ~x foo\n" +
 		"           ^\n" +
-		"operators: ~d ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~tq ~ts ~g ~q ~s ~http ~websocket ~dns ~tls ~tcp ~udp"
+		"operators: ~d ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~tq ~ts ~g ~q ~s ~http ~websocket ~dns ~tls ~tcp ~udp ~proc"
 	if err == nil || err.Error() != want {
 		t.Errorf("Parse error =\n%v\nwant\n%s", err, want)
 	}

@@ -31,7 +31,7 @@ type SyntaxError struct {
 //	--filter: unknown operator "~x" at column 10
 //	  ~d api & ~x foo
 //	           ^
-//	operators: ~d ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~tq ~ts ~g ~q ~s ~http ~websocket ~dns ~tls ~tcp ~udp
+//	operators: ~d ~u ~m ~c ~h ~hq ~hs ~b ~bq ~bs ~t ~tq ~ts ~g ~q ~s ~http ~websocket ~dns ~tls ~tcp ~udp ~proc
 func (e *SyntaxError) Error() string {
 	var b strings.Builder
 	if e.Flag != "" {

@@ -64,12 +64,26 @@ const (
 	DNS Service = "dns"
 )
 
-// Flow is what a router knows of a new flow.
+// Flow is what a router knows of a flow.
+//
+// A router is asked first at the SYN or first datagram, with SNI and Host
+// empty. It may be asked again for the same flow when a name appears in
+// it — the TLS ClientHello (SNI set), an HTTP request (Host set) — and
+// then only a Deny counts: it ends the flow there (the handshake fails
+// with an alert, the request is refused).
 type Flow struct {
+	// ID is the flow's id, the one its events carry (0 when not known).
+	ID       uint64
 	Proto    event.Proto
 	Src, Dst netip.AddrPort
 	// Name is the DNS name the command resolved to Dst, or "".
 	Name string
+	// SNI is the server name of the flow's TLS ClientHello, at that stage.
+	SNI string
+	// Host is an HTTP request's Host (or :authority), at that stage.
+	Host string
+	// Process opened the flow; nil when htapod did not look it up.
+	Process *event.Process
 }
 
 // Decision is a router's answer for one flow.
@@ -83,7 +97,8 @@ type Decision struct {
 }
 
 // Router decides flows. Route is called once per new flow, concurrently,
-// before anything is sent upstream; it must not block.
+// before anything is sent upstream, and again at the later stages Flow
+// describes; it must not block.
 type Router interface {
 	Route(f Flow) Decision
 }

@@ -44,12 +44,17 @@ Examples:
   htapod --grep 'token=[A-Za-z0-9]+' -- ./app     only exchanges that match, match highlighted
   htapod --filter '~d api & ~m POST & !~c 2..' -- ./app
   htapod --summary -- pip download requests      the hosts contacted, at exit
+  htapod --allow '*.npmjs.org' -- npm ci          allow these names only; the rest fails at once
+  htapod --audit --allow '*.lab.test' -- ./ci.sh  deny nothing, report what would be denied
+  htapod --learn policy.txt -- npm ci             write what it contacted; then --policy policy.txt
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
 -o FILE); the exit status is the command's (128+N when signal N killed it),
 or 125 when htapod itself failed or when the command succeeded but an output
-(report file, JSON, HAR, pcapng) could not be completed, a full disk say.
+(report file, JSON, HAR, pcapng) could not be completed, a full disk say;
+2 for bad flags or a bad policy file; 3 when the command succeeded but the
+policy denied something (or would have, with --audit).
 
 Flags:
 `
@@ -85,6 +90,7 @@ type options struct {
 	har         string
 	filter      string
 	grep        string
+	pol         policyFlags
 }
 
 func run(args []string) int {
@@ -169,6 +175,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
 	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
 	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
+	o.pol.register(fs)
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usage)
@@ -252,6 +259,11 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		}
 		opts = append(opts, htapod.WithAuthority(a))
 	}
+	popts, err := o.pol.options()
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, popts...)
 	for _, s := range o.mapHost {
 		a, err := netip.ParseAddr(s)
 		if err != nil {

@@ -101,11 +101,18 @@ func (o *options) runCommand(opts []htapod.Option, argv []string) int {
 	if !o.json && !htapodFailed(err) && o.wantSummary(sum.Flows()) {
 		sum.Write(fl.report)
 	}
+	if !htapodFailed(err) {
+		polReport := fl.report
+		if o.json {
+			polReport = os.Stderr // the JSON lines carry the denials
+		}
+		o.pol.finish(polReport)
+	}
 	if cerr := fl.close(); cerr != nil && o.output != "" {
 		trimCutLine(o.output)
 		err = errors.Join(err, &htapod.OutputError{Output: "report file " + o.output, Err: cerr})
 	}
-	return exitCode(status, err)
+	return o.pol.exitCode(exitCode(status, err))
 }
 
 // exitCode is htapod's exit status: the command's, or 125 when htapod

@@ -40,6 +40,14 @@ type Config struct {
 	// Exchange sends a query upstream; nil uses miekg/dns's client over
 	// network ("udp" or "tcp"). It is the seam for tests.
 	Exchange func(ctx context.Context, q *mdns.Msg, network, server string) (*mdns.Msg, error)
+	// Allow decides whether a query for name (lower-case, no final dot)
+	// may be answered: when it says no, the answer is REFUSED and the
+	// query goes nowhere — not upstream, not to the hosts file. rule says
+	// why, for the event. nil allows every name.
+	Allow func(name string, server netip.AddrPort, transport event.Proto, proc *event.Process) (ok bool, rule string)
+	// Process finds the process behind a client's flow to the resolver
+	// (client is the box's side); nil looks nothing up.
+	Process func(proto event.Proto, client, server netip.AddrPort) *event.Process
 }
 
 // Resolver answers DNS queries. It is safe for concurrent use.
@@ -50,6 +58,14 @@ type Resolver struct {
 
 	mu    sync.Mutex
 	names map[netip.Addr]string
+	seen  map[nameAddr]struct{} // every name → address answered
+}
+
+// nameAddr is a name (lower-case FQDN with the dot) and an address it
+// resolved to.
+type nameAddr struct {
+	name string
+	addr netip.Addr
 }
 
 // maxNames bounds the address-to-name memory; when full it starts afresh.
@@ -76,7 +92,7 @@ func New(cfg Config) (*Resolver, error) {
 			st.add(name, a, true)
 		}
 	}
-	return &Resolver{cfg: cfg, hosts: h, static: st, names: map[netip.Addr]string{}}, nil
+	return &Resolver{cfg: cfg, hosts: h, static: st, names: map[netip.Addr]string{}, seen: map[nameAddr]struct{}{}}, nil
 }
 
 func exchange(timeout time.Duration) func(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
@@ -111,9 +127,36 @@ func (r *Resolver) Name(addr netip.Addr) string {
 	return strings.TrimSuffix(name, ".")
 }
 
+// Resolved says whether the command resolved name (any case, final dot or
+// not) to addr — through this resolver or by the hosts file — so that a
+// TLS or HTTP name can be checked against the connection it came on.
+func (r *Resolver) Resolved(name string, addr netip.Addr) bool {
+	fq := mdns.Fqdn(strings.ToLower(name))
+	addr = addr.Unmap()
+	r.mu.Lock()
+	_, ok := r.seen[nameAddr{fq, addr}]
+	r.mu.Unlock()
+	if ok {
+		return true
+	}
+	for _, h := range []*hosts{r.hosts, r.static} {
+		for _, a := range h.byName[fq] {
+			if a.Unmap() == addr {
+				return true
+			}
+		}
+	}
+	return false
+}
+
 // Answer resolves one query message. It never returns nil for a query it
 // could parse; it returns nil (drop) only for bytes that are not DNS.
 func (r *Resolver) Answer(ctx context.Context, query []byte, transport event.Proto, server netip.AddrPort) []byte {
+	return r.answer(ctx, query, transport, server, nil)
+}
+
+// answer is Answer for a client whose process is known (or nil).
+func (r *Resolver) answer(ctx context.Context, query []byte, transport event.Proto, server netip.AddrPort, proc *event.Process) []byte {
 	start := time.Now()
 	q := new(mdns.Msg)
 	if err := q.Unpack(query); err != nil {
@@ -127,12 +170,16 @@ func (r *Resolver) Answer(ctx context.Context, query []byte, transport event.Pro
 		out, _ := m.Pack()
 		return out
 	}
-	resp, source, err := r.resolve(ctx, q, string(transport))
-	ev := &event.DNS{Server: server, Transport: transport, Start: start, Source: source}
+	ev := &event.DNS{Server: server, Transport: transport, Start: start, Process: proc}
 	if len(q.Question) > 0 {
 		ev.Name = strings.TrimSuffix(q.Question[0].Name, ".")
 		ev.Type = mdns.TypeToString[q.Question[0].Qtype]
 	}
+	resp, source, err := r.refuse(q, ev.Name, transport, server, proc)
+	if resp == nil {
+		resp, source, err = r.resolve(ctx, q, string(transport))
+	}
+	ev.Source = source
 	if err != nil {
 		ev.Err = err.Error()
 	}
@@ -152,6 +199,23 @@ func (r *Resolver) Answer(ctx context.Context, query []byte, transport event.Pro
 	ev.Duration = time.Since(start)
 	r.cfg.Events(ev)
 	return out
+}
+
+// refuse answers REFUSED (RFC 1035 §4.1.1: "the name server refuses to
+// perform the specified operation for policy reasons") when Allow denies
+// the name, and returns nil otherwise.
+func (r *Resolver) refuse(q *mdns.Msg, name string, transport event.Proto, server netip.AddrPort, proc *event.Process) (*mdns.Msg, string, error) {
+	if r.cfg.Allow == nil || len(q.Question) == 0 {
+		return nil, "", nil
+	}
+	ok, rule := r.cfg.Allow(strings.ToLower(name), server, transport, proc)
+	if ok {
+		return nil, "", nil
+	}
+	m := new(mdns.Msg)
+	m.SetRcode(q, mdns.RcodeRefused)
+	m.RecursionAvailable = true
+	return m, "policy", fmt.Errorf("denied by %s", rule)
 }
 
 // resolve answers q locally when it can, else forwards it. On total
@@ -241,10 +305,12 @@ func (r *Resolver) remember(q *mdns.Msg, resp *mdns.Msg) {
 			continue
 		}
 		if a, ok := netip.AddrFromSlice(ip); ok {
-			if len(r.names) >= maxNames {
+			if len(r.names) >= maxNames || len(r.seen) >= maxNames {
 				clear(r.names)
+				clear(r.seen)
 			}
 			r.names[a.Unmap()] = name
+			r.seen[nameAddr{name, a.Unmap()}] = struct{}{}
 		}
 	}
 }

@@ -27,6 +27,7 @@ func (r *Resolver) ServeUDP(ctx context.Context, c net.Conn) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	server := addrPort(c.LocalAddr())
+	proc := r.process(event.UDP, c, server)
 	var wg sync.WaitGroup
 	defer wg.Wait()
 	// Queries are small (512 bytes, 4 KiB with EDNS(0)); this buffer lives
@@ -42,7 +43,7 @@ func (r *Resolver) ServeUDP(ctx context.Context, c net.Conn) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if out := r.Answer(ctx, q, event.UDP, server); out != nil {
+			if out := r.answer(ctx, q, event.UDP, server, proc); out != nil {
 				c.Write(out)
 			}
 		}()
@@ -60,6 +61,7 @@ func (r *Resolver) ServeTCP(ctx context.Context, c net.Conn) {
 	stop := context.AfterFunc(ctx, func() { c.Close() })
 	defer stop()
 	server := addrPort(c.LocalAddr())
+	proc := r.process(event.TCP, c, server)
 	var lenBuf [2]byte
 	for {
 		if _, err := io.ReadFull(c, lenBuf[:]); err != nil {
@@ -70,7 +72,7 @@ func (r *Resolver) ServeTCP(ctx context.Context, c net.Conn) {
 			return
 		}
 		t.Reset(idle)
-		out := r.Answer(ctx, q, event.TCP, server)
+		out := r.answer(ctx, q, event.TCP, server, proc)
 		if out == nil {
 			return
 		}
@@ -81,6 +83,15 @@ func (r *Resolver) ServeTCP(ctx context.Context, c net.Conn) {
 			return
 		}
 	}
+}
+
+// process finds the process behind a client's flow, when asked to: at
+// the flow's first datagram or connection, while the client waits.
+func (r *Resolver) process(proto event.Proto, c net.Conn, server netip.AddrPort) *event.Process {
+	if r.cfg.Process == nil {
+		return nil
+	}
+	return r.cfg.Process(proto, addrPort(c.RemoteAddr()), server)
 }
 
 func addrPort(a net.Addr) netip.AddrPort {

@@ -136,3 +136,51 @@ func writeRaw(fd int, pkt []byte) error {
 	_, err := unix.Write(fd, pkt)
 	return err
 }
+
+// portUnreachable builds the ICMP "port unreachable" that answers a UDP
+// datagram from src to dst, as a host's or a firewall's reject does: a
+// connected socket's next call fails with ECONNREFUSED. The quote is made
+// from the 4-tuple (an IP header and the UDP header's ports): the kernel
+// finds the socket by those alone (__udp4_lib_err, __udp6_lib_err).
+func portUnreachable(src, dst netip.AddrPort) []byte {
+	const udpHdr = 8
+	if dst.Addr().Is4() {
+		quoted := make([]byte, header.IPv4MinimumSize+udpHdr)
+		qip := header.IPv4(quoted)
+		qip.Encode(&header.IPv4Fields{
+			TotalLength: uint16(len(quoted)), TTL: 64, Protocol: uint8(header.UDPProtocolNumber),
+			SrcAddr: tcpip.AddrFrom4(src.Addr().As4()), DstAddr: tcpip.AddrFrom4(dst.Addr().As4()),
+		})
+		qip.SetChecksum(^qip.CalculateChecksum())
+		header.UDP(quoted[header.IPv4MinimumSize:]).Encode(&header.UDPFields{SrcPort: src.Port(), DstPort: dst.Port(), Length: udpHdr})
+		pkt := unreachable(quoted, true)
+		icmp := header.ICMPv4(pkt[header.IPv4MinimumSize:])
+		icmp.SetCode(header.ICMPv4PortUnreachable)
+		icmp.SetChecksum(0)
+		icmp.SetChecksum(^checksum.Checksum(icmp, 0))
+		return pkt
+	}
+	quoted := make([]byte, header.IPv6MinimumSize+udpHdr)
+	header.IPv6(quoted).Encode(&header.IPv6Fields{
+		PayloadLength: udpHdr, TransportProtocol: header.UDPProtocolNumber, HopLimit: 64,
+		SrcAddr: tcpip.AddrFrom16(src.Addr().As16()), DstAddr: tcpip.AddrFrom16(dst.Addr().As16()),
+	})
+	header.UDP(quoted[header.IPv6MinimumSize:]).Encode(&header.UDPFields{SrcPort: src.Port(), DstPort: dst.Port(), Length: udpHdr})
+	pkt := unreachable(quoted, true)
+	icmp := header.ICMPv6(pkt[header.IPv6MinimumSize:])
+	icmp.SetCode(header.ICMPv6PortUnreachable)
+	icmp.SetChecksum(0)
+	icmp.SetChecksum(header.ICMPv6Checksum(header.ICMPv6ChecksumParams{
+		Header: icmp[:header.ICMPv6DstUnreachableMinimumSize],
+		Src:    tcpip.AddrFrom16(dst.Addr().As16()), Dst: tcpip.AddrFrom16(src.Addr().As16()),
+		PayloadCsum: checksum.Checksum(quoted, 0), PayloadLen: len(quoted),
+	}))
+	return pkt
+}
+
+// RefuseUDP answers the command's datagram from src to dst with an ICMP
+// port unreachable (see portUnreachable). The flow's UDPRequest.Conn must
+// still be closed by its owner.
+func (s *Stack) RefuseUDP(src, dst netip.AddrPort) error {
+	return writeRaw(s.fd, portUnreachable(src, dst))
+}

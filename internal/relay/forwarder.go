@@ -70,6 +70,12 @@ type Config struct {
 	// flows beyond it are dropped and reported once.
 	MaxUDPFlows int
 	Logger      *slog.Logger
+	// Process finds the process behind a new flow (src is the box's side);
+	// nil looks nothing up.
+	Process func(proto event.Proto, src, dst netip.AddrPort) *event.Process
+	// RefuseUDP answers the first datagram of a denied UDP flow as a
+	// firewall's reject (an ICMP port unreachable); nil drops it silently.
+	RefuseUDP func(src, dst netip.AddrPort)
 }
 
 // Forwarder relays the flows of one run. Its methods are safe for
@@ -122,6 +128,7 @@ func (f *Forwarder) newFlow(proto event.Proto, src, dst netip.AddrPort) *event.F
 	return &event.Flow{
 		ID: f.ids.Add(1), Proto: proto, Src: src, Dst: dst,
 		Name: f.cfg.Name(dst.Addr()), Start: time.Now(),
+		Process: f.lookup(proto, src, dst),
 	}
 }
 
@@ -161,7 +168,7 @@ func (f *Forwarder) setEnd(id uint64, end func()) {
 // htapod's services. ok is false when it did, and the caller is done.
 func (f *Forwarder) decide(proto event.Proto, src, dst netip.AddrPort, refuse func(), serve func(*event.Flow, Service)) (fl *event.Flow, d route.Decision, ok bool) {
 	fl = f.newFlow(proto, src, dst)
-	d = f.cfg.Router.Route(route.Flow{Proto: proto, Src: src, Dst: dst, Name: fl.Name})
+	d = f.cfg.Router.Route(routeFlow(fl))
 	switch d.Action {
 	case route.Deny:
 		refuse()

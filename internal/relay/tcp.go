@@ -54,7 +54,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		return
 	}
 	f.setEnd(fl.ID, func() { abort(inner); abort(outer) })
-	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now()})
+	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now(), Process: fl.Process})
 	if f.ctx.Err() != nil {
 		// Close ran while we dialed and may have missed the end set above.
 		abort(inner)
@@ -114,6 +114,9 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 	if !op.serverFirst && pick.IsTLS(op.b) {
 		h, buf, err := pick.ReadHello(op.inner, op.b)
 		op.b = buf // relay everything read so far
+		if err == nil && f.deniedSNI(fl, fl.Name, h.SNI, op.inner, op.outer) {
+			return event.Denied, errDeniedSNI
+		}
 		if err == nil {
 			if h.SNI != "" && fl.Name == "" {
 				fl.Name, meta.Name = h.SNI, h.SNI
@@ -165,7 +168,7 @@ func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 			// first bytes, which come later.
 			first = nil
 		}
-		if s, name := f.cfg.Dissect(meta, first, hello, dissect.Emit(f.cfg.Events)); s != nil {
+		if s, name := f.cfg.Dissect(meta, first, hello, dissect.Emit(stamped(f.cfg.Events, fl.Process))); s != nil {
 			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, f.cfg.Events))
 		}
 	}

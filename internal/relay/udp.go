@@ -27,7 +27,7 @@ const maxDatagram = 65507
 // idle timeout or the forwarder closes. inner is the command's side; the
 // handler owns it and closes it.
 func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
-	fl, d, ok := f.decide(event.UDP, src, dst, func() { inner.Close() }, func(fl *event.Flow, svc Service) {
+	fl, d, ok := f.decide(event.UDP, src, dst, func() { f.refuseUDP(src, dst); inner.Close() }, func(fl *event.Flow, svc Service) {
 		untrack := f.track(fl.ID, event.UDP, func() { inner.Close() })
 		defer untrack()
 		svc.ServeUDP(f.ctx, inner)
@@ -52,7 +52,7 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 		// kernel caps this at net.core.rmem_max.
 		uc.SetReadBuffer(udpHostBuffer)
 	}
-	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now()})
+	f.cfg.Events(&event.FlowOpen{ID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Upstream: fl.Upstream, Name: fl.Name, Time: time.Now(), Process: fl.Process})
 	idle := f.cfg.UDPIdle
 	if dst.Port() == 53 {
 		idle = f.cfg.DNSIdle
@@ -64,7 +64,7 @@ func (f *Forwarder) HandleUDP(src, dst netip.AddrPort, inner net.Conn) {
 	if d.Action != route.Passthrough {
 		meta := dissect.Meta{FlowID: fl.ID, Proto: event.UDP, Src: src, Dst: dst, Name: fl.Name, Start: fl.Start}
 		if f.cfg.DissectUDP != nil {
-			if dg, name := f.cfg.DissectUDP(meta, dissect.Emit(f.cfg.Events)); dg != nil {
+			if dg, name := f.cfg.DissectUDP(meta, dissect.Emit(stamped(f.cfg.Events, fl.Process))); dg != nil {
 				feeders = append(feeders, newFeeder(fl.ID, name, nil, dg, f.cfg.Events))
 			}
 		}

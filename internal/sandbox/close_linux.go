@@ -9,7 +9,7 @@ import (
 // envCloser marks the re-executed helper that closes a TUN for us.
 const envCloser = "_HTAPOD_TUN_CLOSER"
 
-// Close releases the box's TUN device.
+// Close releases the box's TUN device (and its sock_diag socket).
 //
 // The last close of a TUN fd unregisters the device and waits for RCU grace
 // periods: about 20 ms, every run, for nothing the user wants. So the last
@@ -18,6 +18,10 @@ const envCloser = "_HTAPOD_TUN_CLOSER"
 // closed, then exits, and the kernel tears the device down in its exit.
 // If the helper cannot start, the fd is closed here, the slow way.
 func (b *Box) Close() error {
+	if b.Diag != nil {
+		b.Diag.Close()
+		b.Diag = nil
+	}
 	if b.TUN == nil {
 		return nil
 	}

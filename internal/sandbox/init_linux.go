@@ -48,11 +48,19 @@ func runInit() int {
 		sendJSON(childFD, "err", cerr)
 		return 125
 	}
-	if err := sendJSON(childFD, "ok", nil, tun); err != nil {
+	fds := []int{tun}
+	// A sock_diag socket of the box's namespace, for the parent to find
+	// the process behind a flow; the box works without it.
+	if diag, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err == nil {
+		fds = append(fds, diag)
+	}
+	if err := sendJSON(childFD, "ok", nil, fds...); err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: box init: send tun: %v\n", err)
 		return 125
 	}
-	unix.Close(tun)
+	for _, fd := range fds {
+		unix.Close(fd)
+	}
 	// Wait for the parent's netstack to be ready. EOF means the parent died.
 	if tag, _, err := recvJSON(childFD, nil); err != nil || tag != "go" {
 		return 125

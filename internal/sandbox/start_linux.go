@@ -16,6 +16,10 @@ import (
 type Box struct {
 	// TUN is the device's fd, in this process. The caller owns it.
 	TUN *os.File
+	// Diag is a NETLINK_SOCK_DIAG socket opened inside the box's network
+	// namespace (which htapod cannot enter): it finds a flow's socket by
+	// its 4-tuple. nil when the box could not open one. Close closes it.
+	Diag *os.File
 
 	cmd  *exec.Cmd
 	sock *os.File
@@ -167,10 +171,13 @@ func (b *Box) handshake(spec Spec) error {
 		}
 		return &Error{Step: ce.Step, Err: e, Hint: stepHint(ce.Step, syscall.Errno(ce.Errno))}
 	}
-	if tag != "ok" || len(fds) != 1 {
+	if tag != "ok" || len(fds) < 1 || len(fds) > 2 {
 		return &Error{Step: "set up box", Err: fmt.Errorf("unexpected message %q with %d fds", tag, len(fds))}
 	}
 	b.TUN = os.NewFile(uintptr(fds[0]), "tun")
+	if len(fds) == 2 {
+		b.Diag = os.NewFile(uintptr(fds[1]), "sock_diag")
+	}
 	b.ns = netNS(b.cmd.Process.Pid)
 	return nil
 }

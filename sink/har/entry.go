@@ -30,6 +30,8 @@ type entry struct {
 	// entry (Chrome's field); WebSocketDropped counts those past the bounds.
 	WebSocketMessages []wsMessage `json:"_webSocketMessages,omitempty"`
 	WebSocketDropped  int         `json:"_webSocketMessagesDropped,omitempty"`
+	// Process is the process that made the request.
+	Process *processField `json:"_process,omitempty"`
 }
 
 type request struct {
@@ -154,6 +156,7 @@ func newEntry(h *event.HTTP) *entry {
 		Timings: timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1,
 			Send: 0, Wait: millis(wait), Receive: millis(receive)},
 		Connection: strconv.FormatUint(h.FlowID, 10),
+		Process:    newProcessField(h.Process),
 	}
 	if h.Server.IsValid() {
 		e.ServerIPAddress = h.Server.Addr().Unmap().String()

@@ -125,5 +125,13 @@ var samples = []struct {
 			NotBefore: t0, NotAfter: t0.Add(time.Hour), Verified: event.VerifiedFailed, VerifyErr: "x509: certificate signed by unknown authority"}}},
 	{"unparsed", &event.Unparsed{FlowID: 15, Time: t0, Dissector: "http/1", Reason: "malformed request line"}},
 	{"notice", &event.Notice{Time: t0, Level: "warn", Message: "UDP flow table full"}},
+	{"policy_denied", &event.Policy{FlowID: 9, Time: t0, Stage: event.StageConnect, Proto: event.TCP,
+		Dst: netip.MustParseAddrPort("203.0.113.20:7"), Denied: true,
+		Rule: "no rule matched (allow rules given: the rest is denied)",
+		Process: &event.Process{PID: 41, Exe: "/usr/bin/curl", Argv: []string{"curl", "http://203.0.113.20:7/"},
+			Parents: []event.Ancestor{{PID: 40, Exe: "/usr/bin/dash", Argv: []string{"sh", "-c", "curl http://203.0.113.20:7/"}}}}}},
+	{"flow_open_process_unknown", &event.FlowOpen{ID: 10, Proto: event.UDP, Src: client,
+		Dst: netip.MustParseAddrPort("203.0.113.53:53"), Upstream: netip.MustParseAddrPort("203.0.113.53:53"), Time: t0,
+		Process: &event.Process{Err: "socket not found in a process (it closed the socket or exited)"}}},
 	{"unknown", unknownEvent{}},
 }

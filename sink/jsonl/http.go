@@ -29,11 +29,12 @@ type httpObject struct {
 	GRPC     *grpc    `json:"grpc,omitempty"`
 	// Times: resp_start once the response head arrived, end and
 	// duration_ms (end − start) once the exchange is done.
-	Start      string   `json:"start,omitempty"`
-	RespStart  string   `json:"resp_start,omitempty"`
-	End        string   `json:"end,omitempty"`
-	DurationMS *float64 `json:"duration_ms,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	Start      string         `json:"start,omitempty"`
+	RespStart  string         `json:"resp_start,omitempty"`
+	End        string         `json:"end,omitempty"`
+	DurationMS *float64       `json:"duration_ms,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Process    *processObject `json:"process,omitempty"`
 }
 
 // message is the request or the response of an exchange.
@@ -71,7 +72,8 @@ func httpJSON(h header, e *event.HTTP) httpObject {
 		Method: e.Method, URL: e.URL(), Authority: e.Authority, Path: e.Path,
 		Server: addr(e.Server), Request: newMessage(e.ReqHeader, e.ReqTrailer, &e.ReqBody),
 		Status: e.Status, Reason: e.Reason, Interim: e.Interim, Upgrade: e.Upgrade,
-		Start: stamp(e.Start), RespStart: stamp(e.RespStart), End: stamp(e.End), Error: e.Err}
+		Start: stamp(e.Start), RespStart: stamp(e.RespStart), End: stamp(e.End), Error: e.Err,
+		Process: processJSON(e.Process)}
 	if e.Status != 0 {
 		m := newMessage(e.RespHeader, e.RespTrailer, &e.RespBody)
 		o.Response = &m

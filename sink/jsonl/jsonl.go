@@ -126,7 +126,7 @@ func Marshal(e event.Event, now func() time.Time) ([]byte, error) {
 		v = flowJSON(h, e)
 	case *event.FlowOpen:
 		v = flowOpenObject{header: h, Proto: e.Proto, Src: addr(e.Src), Dst: addr(e.Dst),
-			Upstream: addr(e.Upstream), Name: e.Name}
+			Upstream: addr(e.Upstream), Name: e.Name, Process: processJSON(e.Process)}
 	case *event.DNS:
 		v = dnsJSON(h, e)
 	case *event.HTTP:
@@ -139,6 +139,8 @@ func Marshal(e event.Event, now func() time.Time) ([]byte, error) {
 		v = unparsedJSON(h, e)
 	case *event.Notice:
 		v = noticeJSON(h, e)
+	case *event.Policy:
+		v = policyJSON(h, e)
 	}
 	var b bytes.Buffer
 	enc := json.NewEncoder(&b)

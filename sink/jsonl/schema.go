@@ -14,20 +14,21 @@ import (
 
 type flowObject struct {
 	header
-	Proto       event.Proto `json:"proto"`
-	Src         string      `json:"src"`
-	Dst         string      `json:"dst"`
-	Upstream    string      `json:"upstream,omitempty"`
-	Name        string      `json:"name,omitempty"`
-	Up          int64       `json:"up"`
-	Down        int64       `json:"down"`
-	PacketsUp   int64       `json:"packets_up"`
-	PacketsDown int64       `json:"packets_down"`
-	Start       string      `json:"start,omitempty"`
-	End         string      `json:"end,omitempty"`
-	DurationMS  float64     `json:"duration_ms"`
-	Ended       event.End   `json:"ended"`
-	Error       string      `json:"error,omitempty"`
+	Proto       event.Proto    `json:"proto"`
+	Src         string         `json:"src"`
+	Dst         string         `json:"dst"`
+	Upstream    string         `json:"upstream,omitempty"`
+	Name        string         `json:"name,omitempty"`
+	Up          int64          `json:"up"`
+	Down        int64          `json:"down"`
+	PacketsUp   int64          `json:"packets_up"`
+	PacketsDown int64          `json:"packets_down"`
+	Start       string         `json:"start,omitempty"`
+	End         string         `json:"end,omitempty"`
+	DurationMS  float64        `json:"duration_ms"`
+	Ended       event.End      `json:"ended"`
+	Error       string         `json:"error,omitempty"`
+	Process     *processObject `json:"process,omitempty"`
 }
 
 func flowJSON(h header, f *event.Flow) flowObject {
@@ -35,16 +36,17 @@ func flowJSON(h header, f *event.Flow) flowObject {
 		Upstream: addr(f.Upstream), Name: f.Name, Up: f.Up, Down: f.Down,
 		PacketsUp: f.PacketsUp, PacketsDown: f.PacketsDown,
 		Start: stamp(f.Start), End: stamp(f.Ended), DurationMS: millis(f.Duration()),
-		Ended: f.End, Error: f.Err}
+		Ended: f.End, Error: f.Err, Process: processJSON(f.Process)}
 }
 
 type flowOpenObject struct {
 	header
-	Proto    event.Proto `json:"proto"`
-	Src      string      `json:"src"`
-	Dst      string      `json:"dst"`
-	Upstream string      `json:"upstream,omitempty"`
-	Name     string      `json:"name,omitempty"`
+	Proto    event.Proto    `json:"proto"`
+	Src      string         `json:"src"`
+	Dst      string         `json:"dst"`
+	Upstream string         `json:"upstream,omitempty"`
+	Name     string         `json:"name,omitempty"`
+	Process  *processObject `json:"process,omitempty"`
 }
 
 type dnsObject struct {
@@ -56,12 +58,13 @@ type dnsObject struct {
 	QType     string      `json:"qtype"`
 	Rcode     string      `json:"rcode,omitempty"`
 	// Answers is [] rather than null when there are none.
-	Answers    []string `json:"answers"`
-	Start      string   `json:"start,omitempty"`
-	DurationMS float64  `json:"duration_ms"`
-	Source     string   `json:"source,omitempty"`
-	Truncated  bool     `json:"truncated,omitempty"`
-	Error      string   `json:"error,omitempty"`
+	Answers    []string       `json:"answers"`
+	Start      string         `json:"start,omitempty"`
+	DurationMS float64        `json:"duration_ms"`
+	Source     string         `json:"source,omitempty"`
+	Truncated  bool           `json:"truncated,omitempty"`
+	Error      string         `json:"error,omitempty"`
+	Process    *processObject `json:"process,omitempty"`
 }
 
 func dnsJSON(h header, d *event.DNS) dnsObject {
@@ -72,7 +75,7 @@ func dnsJSON(h header, d *event.DNS) dnsObject {
 	return dnsObject{header: h, Server: addr(d.Server), Transport: d.Transport,
 		QueryID: d.ID, Name: d.Name, QType: d.Type, Rcode: d.Rcode, Answers: answers,
 		Start: stamp(d.Start), DurationMS: millis(d.Duration), Source: d.Source,
-		Truncated: d.Truncated, Error: d.Err}
+		Truncated: d.Truncated, Error: d.Err, Process: processJSON(d.Process)}
 }
 
 type websocketObject struct {

@@ -98,6 +98,9 @@ func (s *Sink) render(e event.Event) string {
 		if hide {
 			return ""
 		}
+		if s.opts.Verbose && e.Process != nil {
+			return s.paint(dim, formatFlowProcess(e)) + "\n"
+		}
 		return s.paint(dim, formatFlow(e)) + "\n"
 	case *event.HTTP:
 		s.shown[e.FlowID] = true
@@ -109,6 +112,9 @@ func (s *Sink) render(e event.Event) string {
 		if e.FlowID != 0 {
 			s.shown[e.FlowID] = true
 		}
+		if s.opts.Verbose && e.Process != nil {
+			return formatDNS(e) + "  " + processText(e.Process) + "\n"
+		}
 		return formatDNS(e) + "\n"
 	case *event.TLS:
 		return s.tls(e)
@@ -116,6 +122,8 @@ func (s *Sink) render(e event.Event) string {
 		if e.Level == "debug" && !s.opts.Verbose {
 			return "" // details (the trust stores prepared): -v
 		}
+	case *event.Policy:
+		return s.paint(red, formatPolicy(e)) + "\n"
 	case *event.Unparsed:
 		return s.paint(yellow, fmt.Sprintf("!    %s stopped following flow %d: %s", e.Dissector, e.FlowID, e.Reason)) + "\n"
 	}
@@ -137,6 +145,8 @@ func Format(e event.Event) string {
 		return formatDNS(e)
 	case *event.Notice:
 		return "htapod  " + e.Level + ": " + e.Message
+	case *event.Policy:
+		return formatPolicy(e)
 	}
 	return ""
 }

@@ -1,0 +1,88 @@
+package htapod
+
+import (
+	"net/netip"
+	"os"
+	"sync/atomic"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/netstack"
+	"github.com/htapod/htapod/internal/proc"
+	"github.com/htapod/htapod/policy"
+	"github.com/htapod/htapod/route"
+)
+
+// enforceConfig is the policy part of a Runner's config.
+type enforceConfig struct {
+	policy *policy.Policy
+	opts   PolicyOptions
+	// noProcesses turns the lookup of the process behind each flow off.
+	noProcesses bool
+}
+
+// enforcer returns the run's policy router, or nil without a policy. Its
+// Next and Resolved are set when the run's router and resolver exist.
+func (r *Runner) enforcer(emit event.Handler) *policy.Enforcer {
+	e := r.cfg.enforce
+	if e.policy == nil {
+		return nil
+	}
+	return &policy.Enforcer{Policy: e.policy, Audit: e.opts.Audit, DenyFronting: e.opts.DenyFronting, Events: emit}
+}
+
+// withEnforcer puts enf (when there is one) in front of next.
+func withEnforcer(enf *policy.Enforcer, next route.Router) route.Router {
+	if enf == nil {
+		return next
+	}
+	enf.Next = next
+	return enf
+}
+
+// boxLate holds what a run's relay and resolver need from parts made
+// after them: the process finder (once the box exists) and the netstack
+// (to refuse denied UDP flows). Until then lookups find nothing.
+type boxLate struct {
+	on     bool
+	finder atomic.Pointer[proc.Finder]
+	stack  atomic.Pointer[netstack.Stack]
+}
+
+// setBox starts finding processes in the box whose command is pid; diag
+// is the box's sock_diag socket (or nil).
+func (b *boxLate) setBox(pid int, diag *os.File) error {
+	if !b.on {
+		return nil
+	}
+	f, err := proc.New(pid, diag)
+	if err != nil {
+		return err
+	}
+	b.finder.Store(f)
+	return nil
+}
+
+// process finds the process behind a flow, or returns nil when off.
+func (b *boxLate) process(proto event.Proto, src, dst netip.AddrPort) *event.Process {
+	f := b.finder.Load()
+	if f == nil {
+		return nil
+	}
+	return f.Lookup(proto, src, dst)
+}
+
+// processFunc is process, or nil when lookups are off (so the relay and
+// resolver skip them).
+func (b *boxLate) processFunc() func(event.Proto, netip.AddrPort, netip.AddrPort) *event.Process {
+	if !b.on {
+		return nil
+	}
+	return b.process
+}
+
+// refuseUDP answers a denied UDP flow with a port unreachable.
+func (b *boxLate) refuseUDP(src, dst netip.AddrPort) {
+	if st := b.stack.Load(); st != nil {
+		st.RefuseUDP(src, dst)
+	}
+}
