@@ -99,6 +99,10 @@ type HTTP struct {
 	Err string
 	// Server is the address the flow went to.
 	Server netip.AddrPort
+	// Action says htapod acted on the exchange instead of relaying it
+	// unchanged: "mock", "replay", "replay miss", "fault delay:200ms", …
+	// (see package respond); "" for a relayed exchange.
+	Action string
 }
 
 // Kind implements Event.

@@ -1,0 +1,260 @@
+package httpact
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/respond"
+)
+
+// oneConn is a listener that hands out one connection.
+type oneConn struct {
+	c    chan net.Conn
+	done chan struct{}
+}
+
+func newOneConn(c net.Conn) *oneConn {
+	l := &oneConn{c: make(chan net.Conn, 1), done: make(chan struct{})}
+	l.c <- c
+	return l
+}
+
+func (l *oneConn) Accept() (net.Conn, error) {
+	select {
+	case c := <-l.c:
+		return c, nil
+	case <-l.done:
+		return nil, net.ErrClosed
+	}
+}
+func (l *oneConn) Close() error {
+	select {
+	case <-l.done:
+	default:
+		close(l.done)
+	}
+	return nil
+}
+func (l *oneConn) Addr() net.Addr { return &net.TCPAddr{} }
+
+// origin is the real server: it counts requests and answers
+// "origin <path>" (and a 4 KiB body for /big).
+type origin struct{ hits atomic.Int32 }
+
+func (o *origin) ServeHTTP(w http.ResponseWriter, r *http.Request) {
+	o.hits.Add(1)
+	if r.URL.Path == "/big" {
+		w.Write([]byte(strings.Repeat("x", 4096)))
+		return
+	}
+	b, _ := io.ReadAll(r.Body)
+	io.WriteString(w, "origin "+r.URL.Path+" "+string(b))
+}
+
+// newTestFlow serves one flow between a client and an origin over pipes,
+// with decide, and returns an HTTP client for it.
+func newTestFlow(t *testing.T, h2 bool, upstream bool, decide respond.Decider) (*http.Client, *origin, *Marks) {
+	t.Helper()
+	o := &origin{}
+	var up net.Conn
+	if upstream {
+		a, b := net.Pipe()
+		up = a
+		if h2 {
+			go (&http2.Server{}).ServeConn(b, &http2.ServeConnOpts{Handler: o})
+		} else {
+			l := newOneConn(b)
+			srv := &http.Server{Handler: o}
+			go srv.Serve(l)
+			t.Cleanup(func() { srv.Close() })
+		}
+		t.Cleanup(func() { a.Close(); b.Close() })
+	}
+	cmd, leg := net.Pipe()
+	marks := NewMarks()
+	alpn := ""
+	if h2 {
+		alpn = "h2"
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		Serve(ctx, leg, Config{Decide: decide, ALPN: alpn, Host: "lab.test", Upstream: up, Marks: marks,
+			Abort: func() { leg.Close() }})
+		leg.Close()
+	}()
+	t.Cleanup(func() { cancel(); cmd.Close(); <-done })
+	used := false
+	dial := func() (net.Conn, error) {
+		if used {
+			return nil, errors.New("one connection only")
+		}
+		used = true
+		return cmd, nil
+	}
+	var rt http.RoundTripper
+	if h2 {
+		rt = &http2.Transport{AllowHTTP: true, DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) { return dial() }}
+	} else {
+		rt = &http.Transport{DialContext: func(context.Context, string, string) (net.Conn, error) { return dial() }}
+	}
+	return &http.Client{Transport: rt, Timeout: 5 * time.Second}, o, marks
+}
+
+func fixed(d respond.Decision) respond.Decider {
+	return func(*http.Request) respond.Decision { return d }
+}
+
+func TestServe(t *testing.T) {
+	mock := &respond.Response{Status: 201, Header: http.Header{"Content-Type": {"text/plain"}}, Body: []byte("mocked")}
+	tests := []struct {
+		name     string
+		upstream bool
+		decision respond.Decision
+		status   int
+		body     string // prefix of the body the client gets
+		hits     int32  // requests the origin saw
+	}{
+		{"forward", true, respond.Decision{}, 200, "origin /a/b ", 1},
+		{"mock", true, respond.Decision{Response: mock, Action: "mock"}, 201, "mocked", 0},
+		{"fault status", true, respond.Decision{Fault: &respond.Fault{Status: 503}}, 503, "htapod: fault status:503", 0},
+		{"no upstream", false, respond.Decision{}, 502, "htapod: no upstream for GET http", 0},
+		{"gzip mock", false, respond.Decision{Response: &respond.Response{Status: 200,
+			Header: http.Header{"Content-Encoding": {"gzip"}}, Body: []byte("zipped")}}, 200, "zipped", 0},
+	}
+	for _, tt := range tests {
+		for _, h2 := range []bool{false, true} {
+			name := tt.name + "/h1"
+			if h2 {
+				name = tt.name + "/h2"
+			}
+			t.Run(name, func(t *testing.T) {
+				c, o, _ := newTestFlow(t, h2, tt.upstream, fixed(tt.decision))
+				resp, err := c.Get("http://lab.test/a/b?q=1")
+				if err != nil {
+					t.Fatal(err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if resp.StatusCode != tt.status || !strings.HasPrefix(string(b), tt.body) {
+					t.Errorf("GET = %d %q; want %d %q…", resp.StatusCode, b, tt.status, tt.body)
+				}
+				if got := o.hits.Load(); got != tt.hits {
+					t.Errorf("origin saw %d requests; want %d", got, tt.hits)
+				}
+			})
+		}
+	}
+}
+
+func TestServeKeepAliveAndBody(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		c, o, _ := newTestFlow(t, h2, true, func(r *http.Request) respond.Decision {
+			b, _ := io.ReadAll(r.Body) // the Decider may read the body; it is still forwarded
+			if string(b) == "mock me" {
+				return respond.Decision{Response: &respond.Response{Status: 200, Body: []byte("mocked body")}}
+			}
+			return respond.Decision{}
+		})
+		for _, body := range []string{"first", "mock me", "third"} {
+			resp, err := c.Post("http://lab.test/p", "text/plain", strings.NewReader(body))
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			want := "origin /p " + body
+			if body == "mock me" {
+				want = "mocked body"
+			}
+			if string(b) != want {
+				t.Errorf("h2=%v POST %q = %q; want %q", h2, body, b, want)
+			}
+		}
+		if o.hits.Load() != 2 {
+			t.Errorf("h2=%v origin saw %d requests; want 2", h2, o.hits.Load())
+		}
+	}
+}
+
+func TestFaults(t *testing.T) {
+	tests := []struct {
+		name    string
+		fault   respond.Fault
+		timeout time.Duration // the client's
+		minTime time.Duration
+		wantErr bool
+	}{
+		{"delay", respond.Fault{Delay: 300 * time.Millisecond}, 5 * time.Second, 300 * time.Millisecond, false},
+		{"timeout", respond.Fault{Timeout: true}, 300 * time.Millisecond, 300 * time.Millisecond, true},
+		{"reset", respond.Fault{Reset: true}, 5 * time.Second, 0, true},
+		{"throttle", respond.Fault{Throttle: 8 << 10}, 5 * time.Second, 400 * time.Millisecond, false},
+	}
+	for _, tt := range tests {
+		for _, h2 := range []bool{false, true} {
+			t.Run(tt.name+map[bool]string{false: "/h1", true: "/h2"}[h2], func(t *testing.T) {
+				c, _, _ := newTestFlow(t, h2, true, fixed(respond.Decision{Fault: &tt.fault}))
+				c.Timeout = tt.timeout
+				start := time.Now()
+				resp, err := c.Get("http://lab.test/big")
+				var b []byte
+				if err == nil {
+					b, err = io.ReadAll(resp.Body)
+					resp.Body.Close()
+				}
+				took := time.Since(start)
+				if (err != nil) != tt.wantErr {
+					t.Fatalf("GET: err %v; want error %v", err, tt.wantErr)
+				}
+				if !tt.wantErr && len(b) != 4096 {
+					t.Errorf("body %d bytes; want 4096", len(b))
+				}
+				if took < tt.minTime {
+					t.Errorf("took %v; want at least %v", took, tt.minTime)
+				}
+			})
+		}
+	}
+}
+
+func TestMarks(t *testing.T) {
+	for _, h2 := range []bool{false, true} {
+		c, _, marks := newTestFlow(t, h2, true, func(r *http.Request) respond.Decision {
+			if r.URL.Path == "/m" {
+				return respond.Decision{Response: &respond.Response{Status: 200}, Action: "mock"}
+			}
+			return respond.Decision{}
+		})
+		for _, p := range []string{"/f", "/m"} {
+			resp, err := c.Get("http://lab.test" + p)
+			if err != nil {
+				t.Fatal(err)
+			}
+			io.Copy(io.Discard, resp.Body)
+			resp.Body.Close()
+		}
+		proto := "HTTP/1.1"
+		if h2 {
+			proto = "h2"
+		}
+		var got []string
+		wrap := marks.Wrap(func(e event.Event) { got = append(got, e.(*event.HTTP).Action) })
+		wrap(&event.HTTP{Proto: proto, Seq: 1, Method: "GET", Path: "/f", Phase: event.PhaseDone})
+		wrap(&event.HTTP{Proto: proto, Seq: 2, Method: "GET", Path: "/m", Phase: event.PhaseDone})
+		if got[0] != "" || got[1] != "mock" {
+			t.Errorf("h2=%v actions = %q; want [\"\" \"mock\"]", h2, got)
+		}
+	}
+}

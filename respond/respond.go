@@ -1,0 +1,73 @@
+// Package respond lets htapod act on HTTP requests instead of only
+// watching them: answer a request itself (a mock, a replayed recording, a
+// denial), or disturb its exchange with a fault (a delay, a reset, an error
+// status, silence, a slow line), per request.
+//
+// A Decider is asked once per request, with the request's head and body;
+// its Decision says what to do. The zero Decision forwards the request
+// unchanged. Flows that no Decider is given for stay a passive byte relay.
+//
+// Rules parses the command line's forms (--mock, --fault) into a Decider,
+// and Replay builds one from a HAR file.
+package respond
+
+import (
+	"net/http"
+	"time"
+)
+
+// Decider decides one request. r's Body has been read into memory (up to
+// a limit, the rest still to come) and may be read again; r.URL is
+// absolute (scheme and host set). It is called concurrently, from the
+// goroutines of many flows, and must not block for long (a Fault's Delay
+// is how to wait).
+type Decider func(r *http.Request) Decision
+
+// Decision is what to do with one request. The zero Decision forwards it.
+type Decision struct {
+	// Response, when non-nil, answers the request: nothing of it is sent
+	// upstream.
+	Response *Response
+	// Fault, when non-nil, disturbs the exchange (forwarded or answered).
+	Fault *Fault
+	// Action labels the exchange in events and outputs ("mock",
+	// "replay", "fault delay:200ms", …); "" for a request forwarded
+	// unchanged.
+	Action string
+}
+
+// Acts says whether d changes anything.
+func (d Decision) Acts() bool { return d.Response != nil || d.Fault != nil }
+
+// Response is an answer htapod gives in place of the server.
+type Response struct {
+	Status int
+	// Header is sent as is, except Content-Length and Transfer-Encoding,
+	// which htapod sets from Body and Chunked. A Content-Encoding that
+	// htapod can apply (gzip, deflate, br, zstd) encodes Body; another is
+	// removed and Body sent as it is.
+	Header http.Header
+	// Body is the content, not encoded.
+	Body []byte
+	// Chunked sends an HTTP/1.1 body with chunked framing instead of a
+	// Content-Length.
+	Chunked bool
+}
+
+// Fault disturbs one exchange. Fields combine: a Delay with a Throttle
+// waits, then answers slowly.
+type Fault struct {
+	// Delay waits this long before the request is forwarded or answered.
+	Delay time.Duration
+	// Status answers with this status (and a short body saying it is a
+	// fault) instead of forwarding.
+	Status int
+	// Reset resets the connection in the middle of the response (after
+	// its head and half of its body).
+	Reset bool
+	// Timeout never answers: the request is held until the client gives
+	// up.
+	Timeout bool
+	// Throttle bounds the response's bytes per second; 0 means no bound.
+	Throttle int64
+}
