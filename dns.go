@@ -32,12 +32,23 @@ func (r *Runner) resolver(runDir string, emit event.Handler) (*dns.Resolver, []s
 	if err := os.WriteFile(path, innerResolvConf(hostResolvConf), 0o644); err != nil {
 		return nil, nil, fmt.Errorf("write resolv.conf: %w", err)
 	}
-	res, err := dns.New(dns.Config{
+	cfg := dns.Config{
 		Servers:   upstreams(hostConf),
 		HostsFile: "/etc/hosts",
 		Static:    map[string][]netip.Addr{HostName: r.cfg.hostMaps},
 		Events:    emit,
-	})
+	}
+	if rp := r.cfg.act.replay; rp != nil {
+		for name, addrs := range rp.Hosts {
+			if _, ok := cfg.Static[name]; !ok {
+				cfg.Static[name] = addrs
+			}
+		}
+	}
+	if r.cfg.act.offline() {
+		cfg.Exchange = offlineExchange
+	}
+	res, err := dns.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

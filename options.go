@@ -52,6 +52,7 @@ type config struct {
 	pcap     *pcapng.Writer
 	sinks    []namedSink     // filtered outputs: JSON, HAR, the user's
 	handlers []event.Handler // every event
+	act      actConfig
 }
 
 type namedSink struct {

@@ -176,6 +176,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		SniffersUDP: udpSniff,
 		Dissect:     pick.Stream(c.dissect),
 		DissectUDP:  pick.Datagrams(c.dissect),
+		HTTP:        c.act.httpHook(),
 		Logger:      c.logger,
 	})
 }

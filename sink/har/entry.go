@@ -24,6 +24,9 @@ type entry struct {
 	Timings         timings  `json:"timings"`
 	ServerIPAddress string   `json:"serverIPAddress,omitempty"`
 	Connection      string   `json:"connection,omitempty"`
+	// Action says htapod answered or disturbed the exchange ("mock",
+	// "replay", "fault delay:200ms").
+	Action string `json:"_action,omitempty"`
 }
 
 type request struct {
@@ -143,6 +146,7 @@ func newEntry(h *event.HTTP) *entry {
 		Timings: timings{Blocked: -1, DNS: -1, Connect: -1, SSL: -1,
 			Send: 0, Wait: millis(wait), Receive: millis(receive)},
 		Connection: strconv.FormatUint(h.FlowID, 10),
+		Action:     h.Action,
 	}
 	if h.Server.IsValid() {
 		e.ServerIPAddress = h.Server.Addr().Unmap().String()

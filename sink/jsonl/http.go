@@ -34,6 +34,9 @@ type httpObject struct {
 	End        string   `json:"end,omitempty"`
 	DurationMS *float64 `json:"duration_ms,omitempty"`
 	Error      string   `json:"error,omitempty"`
+	// Action says htapod answered or disturbed the exchange ("mock",
+	// "replay", "fault delay:200ms"); left out for a relayed one.
+	Action string `json:"action,omitempty"`
 }
 
 // message is the request or the response of an exchange.
@@ -71,7 +74,7 @@ func httpJSON(h header, e *event.HTTP) httpObject {
 		Method: e.Method, URL: e.URL(), Authority: e.Authority, Path: e.Path,
 		Server: addr(e.Server), Request: newMessage(e.ReqHeader, e.ReqTrailer, &e.ReqBody),
 		Status: e.Status, Reason: e.Reason, Interim: e.Interim, Upgrade: e.Upgrade,
-		Start: stamp(e.Start), RespStart: stamp(e.RespStart), End: stamp(e.End), Error: e.Err}
+		Start: stamp(e.Start), RespStart: stamp(e.RespStart), End: stamp(e.End), Error: e.Err, Action: e.Action}
 	if e.Status != 0 {
 		m := newMessage(e.RespHeader, e.RespTrailer, &e.RespBody)
 		o.Response = &m

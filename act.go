@@ -1,0 +1,112 @@
+package htapod
+
+import (
+	"context"
+	"errors"
+	"net/http"
+
+	mdns "github.com/miekg/dns"
+
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/relay"
+	"github.com/htapod/htapod/respond"
+	"github.com/htapod/htapod/route"
+)
+
+// actConfig is what acts on HTTP requests (see package respond).
+type actConfig struct {
+	rules     []respond.Rule
+	replay    *respond.Replay
+	responder respond.Decider
+}
+
+// WithMock answers the HTTP requests that match a rule's filter with its
+// response, instead of the server (see respond.ParseMock). Other requests
+// flow as usual. Rules are tried in order; the first match answers.
+func WithMock(rules ...respond.Rule) Option {
+	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
+}
+
+// WithFault disturbs the HTTP exchanges that match a rule's filter (see
+// respond.ParseFault): delays, resets, error statuses, silence, a slow
+// line. The first matching fault rule applies.
+func WithFault(rules ...respond.Rule) Option {
+	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
+}
+
+// WithReplay answers HTTP requests from a recording (see
+// respond.LoadReplay): names in it resolve in the box, and unless the
+// replay forwards misses, no flow leaves the machine — TCP flows are
+// served by htapod itself (TLS with its minted leaf), UDP flows other
+// than DNS to htapod are refused, and names not in the recording do not
+// resolve.
+func WithReplay(rp *respond.Replay) Option { return func(c *config) { c.act.replay = rp } }
+
+// WithResponder puts every HTTP request of the command to d, a Go
+// program's own responder: it may answer the request, disturb it, or
+// forward it (the zero Decision). Mock and fault rules are asked first; a
+// replay after d when d forwards without an Action.
+func WithResponder(d respond.Decider) Option { return func(c *config) { c.act.responder = d } }
+
+// decider chains the run's rules, responder and replay, or is nil.
+func (a *actConfig) decider() respond.Decider {
+	var next respond.Decider
+	if a.replay != nil {
+		next = a.replay.Decide
+	}
+	if a.responder != nil {
+		user, replay := a.responder, next
+		next = func(r *http.Request) respond.Decision {
+			d := user(r)
+			if d.Acts() || d.Action != "" || replay == nil {
+				return d
+			}
+			return replay(r)
+		}
+	}
+	if len(a.rules) > 0 {
+		return respond.Rules(a.rules, next)
+	}
+	return next
+}
+
+// offline says the run must not reach the network.
+func (a *actConfig) offline() bool { return a.replay != nil && a.replay.Offline() }
+
+// httpHook is the relay's Config.HTTP for the run, or nil.
+func (a *actConfig) httpHook() func(route.Flow) *relay.Act {
+	d := a.decider()
+	if d == nil {
+		return nil
+	}
+	act := &relay.Act{Decide: d, Offline: a.offline(), Fallback: a.replay != nil}
+	if a.replay != nil {
+		act.HTTP2 = a.replay.HTTP2
+	}
+	return func(route.Flow) *relay.Act { return act }
+}
+
+// offlineRouter refuses every UDP flow but htapod's own services when the
+// run is offline.
+func (a *actConfig) offlineRouter(next route.Router) route.Router {
+	if !a.offline() {
+		return next
+	}
+	return route.Func(func(f route.Flow) route.Decision {
+		d := next.Route(f)
+		if f.Proto == event.UDP && d.Action != route.Local {
+			d.Action = route.Deny
+		}
+		return d
+	})
+}
+
+// errOffline is the DNS error of a name that is not in the recording of
+// an offline replay.
+var errOffline = errors.New("offline replay: the name is not in the recording")
+
+// offlineExchange answers every query that htapod's resolver would
+// forward with SERVFAIL: an offline run sends nothing out.
+func offlineExchange(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
+	return nil, errOffline
+}
