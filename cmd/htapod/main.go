@@ -85,6 +85,7 @@ type options struct {
 	har         string
 	filter      string
 	grep        string
+	act         actFlags // mocks, faults, replay, redaction (act.go)
 }
 
 func run(args []string) int {
@@ -115,6 +116,11 @@ func run(args []string) int {
 		argv = []string{shell}
 	}
 	opts, err := o.libOptions()
+	if err == nil {
+		var more []htapod.Option
+		more, err = o.act.options()
+		opts = append(opts, more...)
+	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
 		return 2
@@ -169,6 +175,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
 	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
 	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
+	o.act.register(fs)
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usage)
