@@ -1,0 +1,71 @@
+package e2e
+
+import (
+	"strconv"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/htapod/htapod/internal/lab"
+)
+
+// TestMock answers one URL from a --mock rule while the others reach the
+// lab's servers, over TLS (h2) and plain HTTP, and with a body file.
+func TestMock(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	e.WriteFile("users.json", []byte(`[{"name":"ada"}]`), 0o644)
+	r := e.tap(lab.RunOptions{}, "--mock", `~u /data.json=200:{"mocked":true}`, "--mock", "~u /users=201:@users.json",
+		"--", "sh", "-c", `curl -sS --max-time 10 https://www.lab.test/data.json; echo
+curl -sS --max-time 10 https://www.lab.test/new
+curl -sS --max-time 10 -w ' %{http_code} %{content_type}\n' http://www.lab.test/users
+curl -sS --max-time 10 http://www.lab.test/`)
+	want := `{"mocked":true}` + "\n" + lab.NewPage + `[{"name":"ada"}] 201 application/json` + "\n" + lab.IndexHTML
+	if r.ExitCode != 0 || string(r.Stdout) != want {
+		t.Fatalf("stdout = %q; want %q: %v", r.Stdout, want, r)
+	}
+	if n := strings.Count(string(r.Stderr), "[mock]"); n != 2 {
+		t.Errorf("report marks %d exchanges as mocked; want 2:\n%s", n, r.Stderr)
+	}
+}
+
+// TestFaults observes each --fault action from the client: the time it
+// took, the error it got, the status.
+func TestFaults(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	tests := []struct {
+		name  string
+		fault string
+		url   string
+		// curl's exit code, its -w output, and a lower bound of the time.
+		exit    int
+		written string
+		minTime time.Duration
+	}{
+		{"status", "~u /new=status:503", labURL(443, "/new"), 0, "503", 0},
+		{"delay", "~d www.lab.test=delay:1500ms", labURL(443, "/new"), 0, "200", 1500 * time.Millisecond},
+		{"timeout", "~u /new=timeout", labURL(443, "/new"), 28, "000", 2 * time.Second},
+		{"reset h1", "~u /bytes=reset", "http://www.lab.test/bytes?n=20000", 56, "200", 0},
+		{"throttle", "~u /bytes=throttle:20k", "http://www.lab.test/bytes?n=40000", 0, "200", 1500 * time.Millisecond},
+		{"probability", "~u /new=status:503@100%", labURL(443, "/new"), 0, "503", 0},
+		{"not matched", "~u /elsewhere=status:503", labURL(443, "/new"), 0, "200", 0},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.tap(lab.RunOptions{}, "--fault", tt.fault, "--", "curl", "-sS", "-o", "/dev/null",
+				"--max-time", "2", "-w", "%{http_code} %{time_total}", tt.url)
+			code, secs, _ := strings.Cut(string(r.Stdout), " ")
+			took, _ := strconv.ParseFloat(secs, 64)
+			if r.ExitCode != tt.exit || code != tt.written {
+				t.Fatalf("curl exit %d, status %s; want %d, %s: %v", r.ExitCode, code, tt.exit, tt.written, r)
+			}
+			if d := time.Duration(took * float64(time.Second)); d < tt.minTime {
+				t.Errorf("curl took %v; want at least %v", d, tt.minTime)
+			}
+			if tt.name != "not matched" && !strings.Contains(string(r.Stderr), "[fault ") {
+				t.Errorf("report does not mark the fault:\n%s", r.Stderr)
+			}
+		})
+	}
+}
