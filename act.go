@@ -11,6 +11,8 @@ import (
 	"github.com/htapod/htapod/internal/relay"
 	"github.com/htapod/htapod/respond"
 	"github.com/htapod/htapod/route"
+	"github.com/htapod/htapod/sink"
+	"github.com/htapod/htapod/sink/redact"
 )
 
 // actConfig is what acts on HTTP requests (see package respond).
@@ -109,4 +111,27 @@ var errOffline = errors.New("offline replay: the name is not in the recording")
 // forward with SERVFAIL: an offline run sends nothing out.
 func offlineExchange(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
 	return nil, errOffline
+}
+
+// WithSecrets(true) writes cookies and credentials into the JSON and HAR
+// outputs as they were sent. By default those files are sanitized (see
+// package sink/redact): they end up in bug reports. The human report and
+// the caller's own sinks are never redacted.
+func WithSecrets(keep bool) Option { return func(c *config) { c.keepSecrets = keep } }
+
+// WithRedaction sanitizes more of the JSON and HAR outputs: header fields,
+// query parameters, body regexes (see redact.New for the patterns).
+func WithRedaction(r *redact.Redactor) Option { return func(c *config) { c.redactor = r } }
+
+// redacted is the sink of an output, with secrets redacted when it is a
+// JSON or HAR file and the user does not keep them.
+func (c *config) redacted(ns namedSink) sink.Sink {
+	if !ns.file || c.keepSecrets {
+		return ns.s
+	}
+	r := c.redactor
+	if r == nil {
+		r, _ = redact.New() // the defaults cannot fail
+	}
+	return r.Sink(ns.s)
 }

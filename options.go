@@ -15,6 +15,7 @@ import (
 	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/sink/jsonl"
 	"github.com/htapod/htapod/sink/pcapng"
+	"github.com/htapod/htapod/sink/redact"
 	"github.com/htapod/htapod/sink/text"
 )
 
@@ -53,11 +54,15 @@ type config struct {
 	sinks    []namedSink     // filtered outputs: JSON, HAR, the user's
 	handlers []event.Handler // every event
 	act      actConfig
+	// keepSecrets and redactor: see WithSecrets and WithRedaction (act.go).
+	keepSecrets bool
+	redactor    *redact.Redactor
 }
 
 type namedSink struct {
 	name string
 	s    sink.Sink
+	file bool // a JSON or HAR file: redacted unless secrets are kept
 }
 
 // The box.
@@ -178,7 +183,7 @@ func WithPassthrough(patterns ...string) Option {
 
 // WithSink adds an output of the caller's own. Run closes it.
 func WithSink(s sink.Sink) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{sinkName(s), s}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{name: sinkName(s), s: s}) }
 }
 
 // WithFilter keeps only what f selects in every output (see
@@ -199,14 +204,14 @@ func WithReportOptions(o text.Options) Option { return func(c *config) { c.repor
 // with a Flush method is flushed on the run's clock. The caller closes w
 // after Run.
 func WithJSON(w io.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{"JSON lines", jsonl.New(w)}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"JSON lines", jsonl.New(w), true}) }
 }
 
 // WithHAR adds every finished HTTP exchange to w, which Run flushes every
 // two seconds and on signals (so the file on disk stays a valid HAR) and
 // closes at the end.
 func WithHAR(w *har.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{"HAR file " + w.Path(), w}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"HAR file " + w.Path(), w, true}) }
 }
 
 // WithPcap writes every packet of the command's network to p, with the

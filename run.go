@@ -82,7 +82,7 @@ func (ru *run) openOutputs() error {
 	c := ru.cfg
 	ru.out = newFanout(c.filter, append(slices.Clip(c.handlers), ru.refused.observe))
 	for _, s := range c.sinks {
-		ru.out.add(s.name, s.s)
+		ru.out.add(s.name, c.redacted(s))
 	}
 	if c.pcap != nil {
 		name := "capture " + c.pcap.Path()

@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"os"
 	"os/exec"
 	"strings"
 	"testing"
@@ -50,6 +51,19 @@ func TestReplay(t *testing.T) {
 		t.Fatalf("recorded run printed %q; want the lab's pages", rec.Stdout)
 	}
 
+	// A recording with secrets: by default cookies and credentials are
+	// redacted, --redact takes a query parameter too.
+	secretCmd := []string{"curl", "-sS", "--max-time", "10", "-H", "Authorization: Bearer s3cret-token",
+		"-b", "sid=s3cret-cookie", "http://www.lab.test/bytes?n=8&token=s3cret-param"}
+	redacted := e.Home() + "/redacted.har"
+	secretRec := e.htapod(append([]string{"--har", redacted, "--redact", "param:token", "--"}, secretCmd...)...)
+	if secretRec.ExitCode != 0 {
+		t.Fatalf("recorded run with secrets: %v", secretRec)
+	}
+	if b, err := os.ReadFile(redacted); err != nil || strings.Contains(string(b), "s3cret") || !strings.Contains(string(b), "REDACTED") {
+		t.Errorf("redacted HAR holds a secret (or no placeholder), err %v:\n%s", err, b)
+	}
+
 	t.Run("miss forwarded", func(t *testing.T) {
 		r := e.htapod("--replay", har, "--replay-miss=forward", "--", "curl", "-sS", "--max-time", "10", "http://www.lab.test/bytes?n=16")
 		if r.ExitCode != 0 || string(r.Stdout) != string(lab.Pattern(16)) {
@@ -72,6 +86,13 @@ func TestReplay(t *testing.T) {
 		}
 		if n := strings.Count(string(r.Stderr), "[replay]"); n < 7 {
 			t.Errorf("report marks %d exchanges as replayed; want at least 7:\n%s", n, r.Stderr)
+		}
+	})
+
+	t.Run("redacted", func(t *testing.T) {
+		r := e.htapod(append([]string{"--replay", redacted, "--"}, secretCmd...)...)
+		if r.ExitCode != 0 || string(r.Stdout) != string(secretRec.Stdout) {
+			t.Errorf("replay of the redacted recording: got %q; want %q: %v", r.Stdout, secretRec.Stdout, r)
 		}
 	})
 

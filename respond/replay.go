@@ -13,6 +13,8 @@ import (
 	"slices"
 	"strings"
 	"sync"
+
+	"github.com/htapod/htapod/sink/redact"
 )
 
 // ReplayOptions say how requests are matched to recorded exchanges.
@@ -58,6 +60,9 @@ type Replay struct {
 	Hosts map[string][]netip.Addr
 	// h2 holds the hosts (authority, lower case) that spoke HTTP/2.
 	h2 map[string]bool
+	// redacted are the query parameters whose values the recording
+	// redacted: a request's values of them are redacted before matching.
+	redacted map[string]bool
 	// Truncated counts recorded responses whose body was cut short by
 	// the recording's body limit (they replay cut short).
 	Truncated int
@@ -115,7 +120,7 @@ func ReadReplay(r io.Reader, opts ReplayOptions) (*Replay, error) {
 		return nil, fmt.Errorf("read recording: %w", err)
 	}
 	rp := &Replay{opts: opts, answers: map[string][]*Response{}, used: map[string]int{},
-		Hosts: map[string][]netip.Addr{}, h2: map[string]bool{}}
+		Hosts: map[string][]netip.Addr{}, h2: map[string]bool{}, redacted: redactedParams(h.Log.Entries)}
 	for i, e := range h.Log.Entries {
 		if e.Response.Status == 0 {
 			continue // no response was recorded
@@ -215,7 +220,7 @@ func harHeader(ps []harPair) http.Header {
 // key is what a request is matched by.
 func (rp *Replay) key(method string, u *url.URL, body []byte, h http.Header) string {
 	var b strings.Builder
-	b.WriteString(method + " " + canonicalURL(u, rp.opts.IgnoreParams))
+	b.WriteString(method + " " + canonicalURL(u, rp.opts.IgnoreParams, rp.redacted))
 	for _, name := range rp.opts.MatchHeaders {
 		b.WriteString("\n" + strings.ToLower(name) + ": " + strings.Join(h.Values(name), ", "))
 	}
@@ -226,10 +231,25 @@ func (rp *Replay) key(method string, u *url.URL, body []byte, h http.Header) str
 	return b.String()
 }
 
+// redactedParams lists the query parameters that a redacted recording
+// holds redact.Placeholder for.
+func redactedParams(entries []harEntry) map[string]bool {
+	out := map[string]bool{}
+	for _, e := range entries {
+		_, q, _ := strings.Cut(e.Request.URL, "?")
+		for part := range strings.SplitSeq(q, "&") {
+			if n, v, _ := strings.Cut(part, "="); v == redact.Placeholder {
+				out[n] = true
+			}
+		}
+	}
+	return out
+}
+
 // canonicalURL spells u so that equal requests compare equal: lower-case
 // scheme and host, no default port, the ignored query parameters left
-// out.
-func canonicalURL(u *url.URL, ignore []string) string {
+// out, the values of redacted ones replaced.
+func canonicalURL(u *url.URL, ignore []string, redacted map[string]bool) string {
 	scheme := strings.ToLower(u.Scheme)
 	host := strings.ToLower(u.Hostname())
 	if p := u.Port(); p != "" && !(scheme == "http" && p == "80") && !(scheme == "https" && p == "443") {
@@ -241,12 +261,16 @@ func canonicalURL(u *url.URL, ignore []string) string {
 	q := u.RawQuery
 	if slices.Contains(ignore, "*") {
 		q = ""
-	} else if len(ignore) > 0 && q != "" {
+	} else if (len(ignore) > 0 || len(redacted) > 0) && q != "" {
 		var kept []string
 		for part := range strings.SplitSeq(q, "&") {
-			name, _, _ := strings.Cut(part, "=")
-			if n, err := url.QueryUnescape(name); err == nil {
+			raw, _, _ := strings.Cut(part, "=")
+			name := raw
+			if n, err := url.QueryUnescape(raw); err == nil {
 				name = n
+			}
+			if redacted[raw] {
+				part = raw + "=" + redact.Placeholder
 			}
 			if !slices.Contains(ignore, name) {
 				kept = append(kept, part)

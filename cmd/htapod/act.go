@@ -8,6 +8,7 @@ import (
 
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/respond"
+	"github.com/htapod/htapod/sink/redact"
 )
 
 // actFlags are the flags that act on HTTP requests: mocks, faults, replay.
@@ -21,6 +22,8 @@ type actFlags struct {
 	matchHeaders []string
 	ignoreParams []string
 	keepLast     bool
+	keepSecrets  bool
+	redact       []string
 }
 
 func (a *actFlags) register(fs *flag.FlagSet) {
@@ -32,12 +35,21 @@ func (a *actFlags) register(fs *flag.FlagSet) {
 	fs.BoolVar(&a.matchBody, "replay-match-body", false, "with --replay, match request bodies too")
 	fs.StringArrayVar(&a.matchHeaders, "replay-match-header", nil, "with --replay, match this request header `NAME` too")
 	fs.StringArrayVar(&a.ignoreParams, "replay-ignore-param", nil, "with --replay, leave query parameter `NAME` out of the match ('*': the whole query)")
+	fs.BoolVar(&a.keepSecrets, "keep-secrets", false, "keep cookies and credentials in JSON and HAR files (default: their values are REDACTED)")
+	fs.StringArrayVar(&a.redact, "redact", nil, "also redact in JSON and HAR files: `PATTERN` header:NAME, param:NAME, body:REGEX, or NAME (header and parameter)")
 	fs.BoolVar(&a.keepLast, "replay-keep-last", false, "with --replay, answer repeated requests with the last recorded response (default: in recorded order)")
 }
 
 // options turns the flags into library options.
 func (a *actFlags) options() ([]htapod.Option, error) {
-	var opts []htapod.Option
+	opts := []htapod.Option{htapod.WithSecrets(a.keepSecrets)}
+	if len(a.redact) > 0 {
+		r, err := redact.New(a.redact...)
+		if err != nil {
+			return nil, fmt.Errorf("--%w", err)
+		}
+		opts = append(opts, htapod.WithRedaction(r))
+	}
 	for _, s := range a.mock {
 		r, err := respond.ParseMock(s, "")
 		if err != nil {
