@@ -44,6 +44,14 @@ func (s *h1) exchange(ctx context.Context, seq uint32) (more bool, err error) {
 		s.write(nil, h1Response(nil, badRequest(err)), nil)
 		return false, fmt.Errorf("read request: %w", err)
 	}
+	if req.Header.Get("Expect") == "100-continue" && req.ContentLength != 0 {
+		// The client waits for this before it sends the body that
+		// prepare reads; the upstream then gets the body at once.
+		if _, err := io.WriteString(s.client, "HTTP/1.1 100 Continue\r\n\r\n"); err != nil {
+			return false, err
+		}
+		req.Header.Del("Expect")
+	}
 	restore, err := prepare(req, s.cfg)
 	if err != nil {
 		return false, err

@@ -1,6 +1,7 @@
 package httpact
 
 import (
+	"bufio"
 	"context"
 	"crypto/tls"
 	"errors"
@@ -256,5 +257,75 @@ func TestMarks(t *testing.T) {
 		if got[0] != "" || got[1] != "mock" {
 			t.Errorf("h2=%v actions = %q; want [\"\" \"mock\"]", h2, got)
 		}
+	}
+}
+
+func TestServeH1Upgrade(t *testing.T) {
+	up, origin := net.Pipe()
+	go func() {
+		// An origin that switches to an echo after a 101.
+		br := bufio.NewReader(origin)
+		if _, err := http.ReadRequest(br); err != nil {
+			return
+		}
+		io.WriteString(origin, "HTTP/1.1 101 Switching Protocols\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+		io.Copy(origin, br)
+		origin.Close()
+	}()
+	cmd, leg := net.Pipe()
+	go func() {
+		Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), Upstream: up})
+		leg.Close()
+		up.Close()
+	}()
+	t.Cleanup(func() { cmd.Close() })
+	io.WriteString(cmd, "GET /ws HTTP/1.1\r\nHost: lab.test\r\nUpgrade: echo\r\nConnection: Upgrade\r\n\r\n")
+	br := bufio.NewReader(cmd)
+	resp, err := http.ReadResponse(br, nil)
+	if err != nil || resp.StatusCode != 101 {
+		t.Fatalf("upgrade: %v %v; want 101", resp, err)
+	}
+	io.WriteString(cmd, "ping")
+	b := make([]byte, 4)
+	if _, err := io.ReadFull(br, b); err != nil || string(b) != "ping" {
+		t.Errorf("after the upgrade read %q, %v; want the echo", b, err)
+	}
+}
+
+func TestServeH2Trailers(t *testing.T) {
+	up, origin := net.Pipe()
+	go (&http2.Server{}).ServeConn(origin, &http2.ServeConnOpts{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		w.Header().Set("Trailer", "Grpc-Status")
+		io.WriteString(w, "body")
+		w.Header().Set("Grpc-Status", "0")
+	})})
+	t.Cleanup(func() { up.Close(); origin.Close() })
+	cmd, leg := net.Pipe()
+	go Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), ALPN: "h2", Upstream: up})
+	t.Cleanup(func() { cmd.Close(); leg.Close() })
+	rt := &http2.Transport{AllowHTTP: true, DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) { return cmd, nil }}
+	resp, err := (&http.Client{Transport: rt, Timeout: 5 * time.Second}).Get("http://lab.test/call")
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "body" || resp.Trailer.Get("Grpc-Status") != "0" {
+		t.Errorf("got %q, trailer %v; want body and Grpc-Status 0", b, resp.Trailer)
+	}
+}
+
+func TestServeExpectContinue(t *testing.T) {
+	c, o, _ := newTestFlow(t, false, true, fixed(respond.Decision{}))
+	c.Transport.(*http.Transport).ExpectContinueTimeout = 5 * time.Second
+	req, _ := http.NewRequest("POST", "http://lab.test/p", strings.NewReader("payload"))
+	req.Header.Set("Expect", "100-continue")
+	start := time.Now()
+	resp, err := c.Do(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, _ := io.ReadAll(resp.Body)
+	if string(b) != "origin /p payload" || time.Since(start) > 2*time.Second || o.hits.Load() != 1 {
+		t.Errorf("POST with Expect = %q after %v; want the origin's answer at once", b, time.Since(start))
 	}
 }
