@@ -1,8 +1,10 @@
 package relay
 
 import (
+	"context"
 	"errors"
 	"net"
+	"net/netip"
 	"sync/atomic"
 
 	"time"
@@ -13,6 +15,7 @@ import (
 	"github.com/htapod/htapod/internal/pick"
 	"github.com/htapod/htapod/internal/tlsmitm"
 	"github.com/htapod/htapod/respond"
+	"github.com/htapod/htapod/route"
 )
 
 // Act says that htapod acts on the HTTP requests of a flow (see
@@ -31,6 +34,34 @@ type Act struct {
 	// HTTP2 says whether an offline flow to the server name offers h2 (as
 	// the recorded server did); nil means it does.
 	HTTP2 func(sni string) bool
+}
+
+// errOffline is dial's answer for an offline flow.
+var errOffline = errors.New("offline: nothing is dialled")
+
+// actFor asks Config.HTTP about a relayed flow.
+func (f *Forwarder) actFor(src netip.AddrPort, d route.Decision, name string) *Act {
+	if f.cfg.HTTP == nil || d.Action == route.Passthrough {
+		return nil
+	}
+	return f.cfg.HTTP(route.Flow{Proto: event.TCP, Src: src, Dst: d.Dst, Name: name})
+}
+
+// dial opens the upstream leg of a flow, or none (errOffline) when act
+// is offline.
+func (f *Forwarder) dial(fl *event.Flow, dst netip.AddrPort, act *Act) (net.Conn, error) {
+	if act != nil && act.Offline {
+		return nil, errOffline
+	}
+	fl.Upstream = dst
+	return f.cfg.Dial(f.ctx, "tcp", dst.String())
+}
+
+// serveOffline says whether a flow whose dial failed with err is served
+// with no upstream: always when offline, on any failure with Fallback
+// (unless htapod is closing).
+func (a *Act) serveOffline(ctx context.Context, err error) bool {
+	return a != nil && (errors.Is(err, errOffline) || (a.Fallback && ctx.Err() == nil))
 }
 
 // serveOffline accepts the command's connection and serves it with no

@@ -30,19 +30,11 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	if !ok {
 		return
 	}
-	var act *Act
-	if f.cfg.HTTP != nil && d.Action != route.Passthrough {
-		act = f.cfg.HTTP(route.Flow{Proto: event.TCP, Src: src, Dst: d.Dst, Name: fl.Name})
-	}
+	act := f.actFor(src, d, fl.Name)
 	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
 	defer untrack()
-	if act != nil && act.Offline {
-		f.serveOffline(fl, in, act) // nothing is dialled
-		return
-	}
-	fl.Upstream = d.Dst
-	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
-	if err != nil && act != nil && act.Fallback && f.ctx.Err() == nil {
+	up, err := f.dial(fl, d.Dst, act)
+	if err != nil && act.serveOffline(f.ctx, err) {
 		f.serveOffline(fl, in, act)
 		return
 	}
