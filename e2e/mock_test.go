@@ -47,7 +47,7 @@ func TestFaults(t *testing.T) {
 		{"delay", "~d www.lab.test=delay:1500ms", labURL(443, "/new"), 0, "200", 1500 * time.Millisecond},
 		{"timeout", "~u /new=timeout", labURL(443, "/new"), 28, "000", 2 * time.Second},
 		{"reset h1", "~u /bytes=reset", "http://www.lab.test/bytes?n=20000", 56, "200", 0},
-		{"throttle", "~u /bytes=throttle:20k", "http://www.lab.test/bytes?n=40000", 0, "200", 1500 * time.Millisecond},
+		{"throttle", "~u /bytes=throttle:20k", "http://www.lab.test/bytes?n=30000", 0, "200", 1200 * time.Millisecond},
 		{"probability", "~u /new=status:503@100%", labURL(443, "/new"), 0, "503", 0},
 		{"not matched", "~u /elsewhere=status:503", labURL(443, "/new"), 0, "200", 0},
 	}
