@@ -19,6 +19,7 @@ type h1 struct {
 	client net.Conn
 	br     *bufio.Reader // the client's
 	ubr    *bufio.Reader // the upstream's, once used
+	reused bool          // the upstream leg answered a request before
 }
 
 func serveH1(ctx context.Context, client net.Conn, cfg *Config) error {
@@ -91,15 +92,14 @@ func (s *h1) forward(req *http.Request, f *respond.Fault) (bool, error) {
 	out := req.WithContext(context.Background())
 	out.RequestURI = ""
 	if err := out.Write(s.cfg.Upstream); err != nil {
-		s.write(req, h1Response(req, errBadGateway(err)), nil)
-		return false, fmt.Errorf("forward request: %w", err)
+		return false, s.failed(req, fmt.Errorf("forward request: %w", err))
 	}
 	for {
 		resp, err := http.ReadResponse(s.ubr, req)
 		if err != nil {
-			s.write(req, h1Response(req, errBadGateway(err)), nil)
-			return false, fmt.Errorf("read response: %w", err)
+			return false, s.failed(req, fmt.Errorf("read response: %w", err))
 		}
+		s.reused = true
 		if resp.StatusCode == http.StatusSwitchingProtocols {
 			if err := resp.Write(s.client); err != nil {
 				return false, err
@@ -115,6 +115,18 @@ func (s *h1) forward(req *http.Request, f *respond.Fault) (bool, error) {
 			return !req.Close && !resp.Close, nil
 		}
 	}
+}
+
+// failed answers a request whose forwarding failed with a 502, except
+// when a kept-alive upstream connection was closed before this request:
+// then the client's connection is closed too, as the server's was, and
+// the client retries as it would have.
+func (s *h1) failed(req *http.Request, err error) error {
+	if s.reused && isClosed(err) {
+		return nil
+	}
+	s.write(req, h1Response(req, errBadGateway(err)), nil)
+	return err
 }
 
 // write sends resp to the client, through the fault's throttle or cut.
