@@ -20,6 +20,7 @@ type actConfig struct {
 	rules     []respond.Rule
 	replay    *respond.Replay
 	responder respond.Decider
+	perFlow   []func(route.Flow) respond.Decider
 }
 
 // WithMock answers the HTTP requests that match a rule's filter with its
@@ -50,6 +51,17 @@ func WithReplay(rp *respond.Replay) Option { return func(c *config) { c.act.repl
 // replay after d when d forwards without an Action.
 func WithResponder(d respond.Decider) Option { return func(c *config) { c.act.responder = d } }
 
+// WithFlowResponder is WithResponder with the flow: fn is called once per
+// relayed TCP flow (addresses, the name the command resolved), and the
+// Decider it returns (nil: none) is asked first for each of the flow's
+// requests — before mocks, faults, WithResponder and a replay. It is the
+// hook for per-request decisions that depend on the connection, such as an
+// egress policy's verdict on a Host that the connection's address does not
+// allow.
+func WithFlowResponder(fn func(route.Flow) respond.Decider) Option {
+	return func(c *config) { c.act.perFlow = append(c.act.perFlow, fn) }
+}
+
 // decider chains the run's rules, responder and replay, or is nil.
 func (a *actConfig) decider() respond.Decider {
 	var next respond.Decider
@@ -78,14 +90,33 @@ func (a *actConfig) offline() bool { return a.replay != nil && a.replay.Offline(
 // httpHook is the relay's Config.HTTP for the run, or nil.
 func (a *actConfig) httpHook() func(route.Flow) *relay.Act {
 	d := a.decider()
-	if d == nil {
+	if d == nil && len(a.perFlow) == 0 {
 		return nil
 	}
-	act := &relay.Act{Decide: d, Offline: a.offline(), Fallback: a.replay != nil}
+	base := &relay.Act{Decide: d, Offline: a.offline(), Fallback: a.replay != nil}
 	if a.replay != nil {
-		act.HTTP2 = a.replay.HTTP2
+		base.HTTP2 = a.replay.HTTP2
 	}
-	return func(route.Flow) *relay.Act { return act }
+	if len(a.perFlow) == 0 {
+		return func(route.Flow) *relay.Act { return base }
+	}
+	return func(f route.Flow) *relay.Act {
+		var ds []respond.Decider
+		for _, fn := range a.perFlow {
+			if x := fn(f); x != nil {
+				ds = append(ds, x)
+			}
+		}
+		if len(ds) == 0 {
+			if d == nil {
+				return nil // this flow stays a byte relay
+			}
+			return base
+		}
+		act := *base
+		act.Decide = respond.Chain(append(ds, d)...)
+		return &act
+	}
 }
 
 // offlineRouter refuses every UDP flow but htapod's own services when the

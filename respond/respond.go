@@ -71,3 +71,20 @@ type Fault struct {
 	// Throttle bounds the response's bytes per second; 0 means no bound.
 	Throttle int64
 }
+
+// Chain asks each Decider in turn and returns the first decision that
+// acts or is labelled (Action set); the zero Decision (forward) when none
+// does. Nil Deciders are skipped.
+func Chain(ds ...Decider) Decider {
+	return func(r *http.Request) Decision {
+		for _, d := range ds {
+			if d == nil {
+				continue
+			}
+			if dec := d(r); dec.Acts() || dec.Action != "" {
+				return dec
+			}
+		}
+		return Decision{}
+	}
+}
