@@ -79,6 +79,10 @@ func (f *Forwarder) serveOffline(fl *event.Flow, in Inbound, act *Act) {
 	if f.ctx.Err() != nil && end != event.Closed {
 		end, err = event.Aborted, nil
 	}
+	if s, ok := inner.(segmenter); ok {
+		in, out := s.Segments()
+		fl.PacketsUp, fl.PacketsDown = int64(in), int64(out)
+	}
 	f.finish(fl, end, err)
 }
 
