@@ -69,3 +69,37 @@ func TestFaults(t *testing.T) {
 		})
 	}
 }
+
+// TestRulesLeaveOtherProtocols runs gRPC (h2 over TLS, and h2c) and
+// WebSocket (ws, wss) clients with a fault rule that matches none of their
+// requests: the flows go through htapod's HTTP server and still work —
+// trailers, upgrades and all — and their messages are still reported.
+func TestRulesLeaveOtherProtocols(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	e.StartGRPC()
+	e.StartWebSocket()
+	client := lab.Client(t)
+	tests := []struct {
+		name   string
+		argv   []string
+		stdout string
+		report string // a line the report must have
+	}{
+		{"grpc tls", []string{client, "grpc", "-tls", "www.lab.test" + port(lab.PortGRPCTLS), ""}, "SERVING\n", "grpc OK"},
+		{"grpc h2c", []string{client, "grpc", "www.lab.test" + port(lab.PortGRPCH2C), ""}, "SERVING\n", "grpc OK"},
+		{"ws", []string{client, "ws", "ws://www.lab.test" + port(lab.PortWS) + "/echo", "hello"}, "", "→ websocket"},
+		{"wss", []string{client, "ws", "wss://www.lab.test" + port(lab.PortWSS) + "/echo", "hello"}, "", "→ websocket"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.tap(lab.RunOptions{}, append([]string{"--fault", "~u /never-requested=status:500", "--"}, tt.argv...)...)
+			if r.ExitCode != 0 || (tt.stdout != "" && string(r.Stdout) != tt.stdout) {
+				t.Fatalf("%q through htapod with a rule: %v", tt.argv, r)
+			}
+			if !strings.Contains(string(r.Stderr), tt.report) {
+				t.Errorf("report lacks %q:\n%s", tt.report, r.Stderr)
+			}
+		})
+	}
+}

@@ -252,6 +252,9 @@ func addrOf(c Conn, local bool) net.Addr {
 }
 
 func deadline(c Conn, t time.Time, which int) error {
+	if rd, ok := c.(interface{ SetReadDeadline(time.Time) error }); ok && which == 1 {
+		return rd.SetReadDeadline(t)
+	}
 	nc, ok := c.(net.Conn)
 	if !ok {
 		return errors.ErrUnsupported
