@@ -44,6 +44,10 @@ Examples:
   htapod --grep 'token=[A-Za-z0-9]+' -- ./app     only exchanges that match, match highlighted
   htapod --filter '~d api & ~m POST & !~c 2..' -- ./app
   htapod --summary -- pip download requests      the hosts contacted, at exit
+  htapod --replay run.har -- ./tests.sh           answer from a recorded --har run, offline
+  htapod --mock '~u /api/users=200:@users.json' -- ./app
+                                                  answer one URL, the rest flows (docs/replay.md)
+  htapod --fault '~d api.example.com=delay:2s' -- ./app   also reset, status:N, timeout, throttle:64k
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
