@@ -45,7 +45,7 @@ func TestFaults(t *testing.T) {
 	}{
 		{"status", "~u /new=status:503", labURL(443, "/new"), 0, "503", 0},
 		{"delay", "~d www.lab.test=delay:1500ms", labURL(443, "/new"), 0, "200", 1500 * time.Millisecond},
-		{"timeout", "~u /new=timeout", labURL(443, "/new"), 28, "000", 2 * time.Second},
+		{"timeout", "~u /new=timeout", labURL(443, "/new"), 28, "000", 4 * time.Second},
 		{"reset h1", "~u /bytes=reset", "http://www.lab.test/bytes?n=20000", 56, "200", 0},
 		{"throttle", "~u /bytes=throttle:20k", "http://www.lab.test/bytes?n=30000", 0, "200", 1200 * time.Millisecond},
 		{"probability", "~u /new=status:503@100%", labURL(443, "/new"), 0, "503", 0},
@@ -54,7 +54,7 @@ func TestFaults(t *testing.T) {
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			r := e.tap(lab.RunOptions{}, "--fault", tt.fault, "--", "curl", "-sS", "-o", "/dev/null",
-				"--max-time", "2", "-w", "%{http_code} %{time_total}", tt.url)
+				"--max-time", "4", "-w", "%{http_code} %{time_total}", tt.url)
 			code, secs, _ := strings.Cut(string(r.Stdout), " ")
 			took, _ := strconv.ParseFloat(secs, 64)
 			if r.ExitCode != tt.exit || code != tt.written {

@@ -17,13 +17,17 @@ import (
 type h1 struct {
 	cfg    *Config
 	client net.Conn
-	br     *bufio.Reader // the client's
-	ubr    *bufio.Reader // the upstream's, once used
-	reused bool          // the upstream leg answered a request before
+	br     *bufio.Reader // the client's, through ctap
+	ctap   *tap
+	ubr    *bufio.Reader // the upstream's (through utap), once used
+	utap   *tap
+	reused bool   // the upstream leg answered a request before
+	head   []byte // the bytes of the request head being served, or nil
 }
 
 func serveH1(ctx context.Context, client net.Conn, cfg *Config) error {
-	s := &h1{cfg: cfg, client: client, br: bufio.NewReader(client)}
+	s := &h1{cfg: cfg, client: client, ctap: &tap{r: client}}
+	s.br = bufio.NewReader(s.ctap)
 	stop := context.AfterFunc(ctx, func() { client.Close() })
 	defer stop()
 	for seq := uint32(1); ; seq++ {
@@ -37,7 +41,8 @@ func serveH1(ctx context.Context, client net.Conn, cfg *Config) error {
 // exchange reads one request and answers it. more says the connection
 // goes on.
 func (s *h1) exchange(ctx context.Context, seq uint32) (more bool, err error) {
-	req, err := http.ReadRequest(s.br)
+	req, head, err := readHead(s.ctap, s.br, http.ReadRequest)
+	s.head = head
 	if err != nil {
 		if isClosed(err) {
 			return false, nil
@@ -52,6 +57,7 @@ func (s *h1) exchange(ctx context.Context, seq uint32) (more bool, err error) {
 			return false, err
 		}
 		req.Header.Del("Expect")
+		s.head = nil // the upstream must not wait for the body either
 	}
 	restore, err := prepare(req, s.cfg)
 	if err != nil {
@@ -84,37 +90,77 @@ func (s *h1) forward(req *http.Request, f *respond.Fault) (bool, error) {
 		return !req.Close, s.write(req, h1Response(req, noUpstream(req)), f)
 	}
 	if s.ubr == nil {
-		s.ubr = bufio.NewReader(s.cfg.Upstream)
+		s.utap = &tap{r: s.cfg.Upstream}
+		s.ubr = bufio.NewReader(s.utap)
 	}
-	if _, ok := req.Header["User-Agent"]; !ok {
-		req.Header["User-Agent"] = []string{""} // Write would add Go's
-	}
-	out := req.WithContext(context.Background())
-	out.RequestURI = ""
-	if err := out.Write(s.cfg.Upstream); err != nil {
+	if err := s.send(req); err != nil {
 		return false, s.failed(req, fmt.Errorf("forward request: %w", err))
 	}
 	for {
-		resp, err := http.ReadResponse(s.ubr, req)
+		resp, head, err := readHead(s.utap, s.ubr, func(br *bufio.Reader) (*http.Response, error) {
+			return http.ReadResponse(br, req)
+		})
 		if err != nil {
 			return false, s.failed(req, fmt.Errorf("read response: %w", err))
 		}
 		s.reused = true
 		if resp.StatusCode == http.StatusSwitchingProtocols {
-			if err := resp.Write(s.client); err != nil {
+			if err := s.relay(req, resp, head, nil); err != nil {
 				return false, err
 			}
 			s.splice()
 			return false, nil
 		}
-		interim := resp.StatusCode >= 100 && resp.StatusCode < 200
-		if err := s.write(req, resp, f); err != nil {
+		if err := s.relay(req, resp, head, f); err != nil {
 			return false, err
 		}
-		if !interim {
+		if resp.StatusCode >= 200 {
 			return !req.Close && !resp.Close, nil
 		}
 	}
+}
+
+// send writes req upstream: its head as the client sent it and its body
+// framed as the head says, or, when the head's bytes were not kept, as
+// net/http writes it.
+func (s *h1) send(req *http.Request) error {
+	up := s.cfg.Upstream
+	if s.head == nil {
+		if _, ok := req.Header["User-Agent"]; !ok {
+			req.Header["User-Agent"] = []string{""} // Write would add Go's
+		}
+		out := req.WithContext(context.Background())
+		out.RequestURI = ""
+		return out.Write(up)
+	}
+	if _, err := up.Write(s.head); err != nil {
+		return err
+	}
+	return writeBody(up, req.Body, chunked(req.TransferEncoding), func() http.Header { return req.Trailer })
+}
+
+// relay writes a forwarded response to the client: its head as the server
+// sent it and its body as it comes, through the fault's throttle (or as
+// net/http writes it, with a reset fault or when the head was not kept).
+func (s *h1) relay(req *http.Request, resp *http.Response, head []byte, f *respond.Fault) error {
+	if head == nil || (f != nil && f.Reset) {
+		return s.write(req, resp, f)
+	}
+	defer resp.Body.Close()
+	var w io.Writer = s.client
+	if f != nil && f.Throttle > 0 {
+		w = &throttled{w: w, rate: f.Throttle}
+	}
+	if _, err := w.Write(head); err != nil {
+		return fmt.Errorf("write response: %w", err)
+	}
+	if bodyless(req.Method, resp.StatusCode) {
+		return nil
+	}
+	if err := writeBody(w, resp.Body, chunked(resp.TransferEncoding), func() http.Header { return resp.Trailer }); err != nil {
+		return fmt.Errorf("write response: %w", err)
+	}
+	return nil
 }
 
 // failed answers a request whose forwarding failed with a 502, except

@@ -329,3 +329,38 @@ func TestServeExpectContinue(t *testing.T) {
 		t.Errorf("POST with Expect = %q after %v; want the origin's answer at once", b, time.Since(start))
 	}
 }
+
+// TestServeH1KeepsBytes forwards requests and responses that net/http
+// would respell (header case and order): each side gets the other's head
+// as it was sent. Bodies are framed again: chunk sizes follow the reads,
+// and trailer names come out in canonical case.
+func TestServeH1KeepsBytes(t *testing.T) {
+	const (
+		request = "POST /p?q=1 HTTP/1.1\r\nhost: lab.test\r\nx-zeta: 1\r\nX-ALPHA: 2\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"5\r\nhello\r\n0\r\nX-Trailer: t\r\n\r\n"
+		response = "HTTP/1.1 200 Fine\r\nx-zeta: 1\r\nContent-TYPE: text/plain\r\nTransfer-Encoding: chunked\r\n\r\n" +
+			"3\r\nabc\r\n0\r\nX-Sum: 9\r\n\r\n"
+	)
+	up, origin := net.Pipe()
+	got := make(chan string, 1)
+	go func() {
+		b := make([]byte, len(request))
+		io.ReadFull(origin, b)
+		got <- string(b)
+		io.WriteString(origin, response)
+	}()
+	cmd, leg := net.Pipe()
+	go func() {
+		Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), Upstream: up})
+		leg.Close()
+	}()
+	t.Cleanup(func() { cmd.Close(); up.Close(); origin.Close() })
+	go io.WriteString(cmd, request)
+	if g := <-got; g != request {
+		t.Errorf("origin got\n%q\nwant\n%q", g, request)
+	}
+	b := make([]byte, len(response))
+	if _, err := io.ReadFull(cmd, b); err != nil || string(b) != response {
+		t.Errorf("client got\n%q, %v\nwant\n%q", b, err, response)
+	}
+}
