@@ -11,13 +11,14 @@ import (
 
 // replayClient makes the requests of a recorded run: curl over HTTP/1.1
 // (a gzip-compressed, chunked text) and HTTP/2, a redirect, a binary
-// download over plain HTTP, Python requests with a JSON POST, and Node's
+// download over plain HTTP, a binary one over HTTPS, Python requests with a JSON POST, and Node's
 // fetch (which asks for gzip).
 const replayClient = `set -e
 curl -sS --max-time 10 --http1.1 --compressed https://www.lab.test/text.txt | sha256sum
 curl -sS --max-time 10 --http2 https://www.lab.test/data.json; echo
 curl -sS --max-time 10 -L https://www.lab.test/old
 curl -sS --max-time 10 'http://www.lab.test/bytes?n=3000' | sha256sum
+curl -sS --max-time 10 https://www.lab.test/blob.bin | sha256sum
 python3 -c 'import requests; r = requests.post("http://www.lab.test/echo", json={"a": 1}, timeout=10); print(r.status_code, r.text)'
 node -e 'fetch("https://www.lab.test/data.json").then(r => r.text()).then(t => console.log(t))'
 `
@@ -41,6 +42,13 @@ func takeOffline(t *testing.T, l *lab.Lab) {
 func TestReplay(t *testing.T) {
 	t.Parallel()
 	e := newTLSEnv(t)
+	blob := make([]byte, 20000) // every byte value: base64 in the HAR
+	for i := range blob {
+		blob[i] = byte(i * 7)
+	}
+	if err := os.WriteFile(e.web.Docroot+"/blob.bin", blob, 0o644); err != nil {
+		t.Fatal(err)
+	}
 	script := e.WriteFile("client.sh", []byte(replayClient), 0o755)
 	har := e.Home() + "/run.har"
 	rec := e.tap(lab.RunOptions{}, "--har", har, "--body-limit", "10000000", "--", "sh", script)
@@ -84,8 +92,8 @@ func TestReplay(t *testing.T) {
 		if r.ExitCode != 0 || string(r.Stdout) != string(rec.Stdout) {
 			t.Fatalf("replayed stdout differs from the recorded run's:\nrecorded:\n%s\nreplayed: %v", rec.Stdout, r)
 		}
-		if n := strings.Count(string(r.Stderr), "[replay]"); n < 7 {
-			t.Errorf("report marks %d exchanges as replayed; want at least 7:\n%s", n, r.Stderr)
+		if n := strings.Count(string(r.Stderr), "[replay]"); n < 8 {
+			t.Errorf("report marks %d exchanges as replayed; want at least 8:\n%s", n, r.Stderr)
 		}
 	})
 
