@@ -2,6 +2,8 @@ package respond
 
 import (
 	"net/http/httptest"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -108,5 +110,27 @@ func TestRules(t *testing.T) {
 		if status != tt.status || (d.Fault != nil) != tt.fault || d.Action != tt.action {
 			t.Errorf("%s %s = %d fault %v %q; want %d %v %q", tt.method, tt.url, status, d.Fault != nil, d.Action, tt.status, tt.fault, tt.action)
 		}
+	}
+}
+
+func TestParseMockFile(t *testing.T) {
+	rules, err := ParseMockFile("testdata/api.mock")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(rules) != 2 {
+		t.Fatalf("%d rules; want 2", len(rules))
+	}
+	h := rules[0].Response.Header
+	if h.Get("Cache-Control") != "no-store" || h.Get("X-Env") != "test" || h.Get("Content-Type") != "application/json" {
+		t.Errorf("first rule's header = %v; want Cache-Control, X-Env and the JSON type", h)
+	}
+	if rules[1].Response.Status != 204 {
+		t.Errorf("second rule's status = %d; want 204", rules[1].Response.Status)
+	}
+	bad := filepath.Join(t.TempDir(), "bad.mock")
+	os.WriteFile(bad, []byte("~u /x=200\n~u /y\n"), 0o644)
+	if _, err := ParseMockFile(bad); err == nil || !strings.Contains(err.Error(), "bad.mock:2:") {
+		t.Errorf("ParseMockFile(bad) = %v; want an error at line 2", err)
 	}
 }
