@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/httpact"
 	"github.com/htapod/htapod/internal/pick"
@@ -88,9 +89,12 @@ func (f *Forwarder) serveOffline(fl *event.Flow, in Inbound, act *Act) {
 
 func (f *Forwarder) offline(fl *event.Flow, meta dissect.Meta, inner Conn, act *Act) (event.End, error) {
 	b, err := readSome(inner, nil)
-	if err != nil {
+	if len(b) == 0 {
 		inner.Close()
 		return event.Closed, nil
+	}
+	if err != nil {
+		inner = &primed{Conn: inner, err: err} // the client's end, after what it sent
 	}
 	if pick.IsTLS(b) {
 		if f.cfg.TLS == nil {
@@ -109,7 +113,7 @@ func (f *Forwarder) offline(fl *event.Flow, meta dissect.Meta, inner Conn, act *
 		if act.HTTP2 == nil || act.HTTP2(hello.SNI) {
 			protos = []string{"h2", "http/1.1"}
 		}
-		ev := &event.TLS{FlowID: fl.ID, Time: time.Now(), Server: fl.Dst, SNI: hello.SNI, ALPNOffered: hello.ALPN}
+		ev := tlshello.Event(meta, hello, time.Now())
 		c, err := f.cfg.TLS.Serve(f.ctx, netConn{&primed{Conn: inner, b: buf}}, hello.SNI, fl.Dst, protos)
 		if err != nil {
 			ev.Err = err.Error()
