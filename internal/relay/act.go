@@ -271,3 +271,12 @@ func (c *teeConn) LocalAddr() net.Addr { return net.TCPAddrFromAddrPort(c.fl.Dst
 
 // RemoteAddr is the command's address.
 func (c *teeConn) RemoteAddr() net.Addr { return net.TCPAddrFromAddrPort(c.fl.Src) }
+
+// CloseWrite half-closes the command's leg (after an upgrade, when the
+// server ended its side).
+func (c *teeConn) CloseWrite() error {
+	if cw, ok := c.Conn.(interface{ CloseWrite() error }); ok {
+		return cw.CloseWrite()
+	}
+	return errors.ErrUnsupported
+}
