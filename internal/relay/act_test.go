@@ -161,3 +161,27 @@ func TestActOffline(t *testing.T) {
 		t.Errorf("%d exchanges reported as mock; want %d", n, len(tests))
 	}
 }
+
+// TestActNotHTTP: a flow that is not HTTP is relayed byte for byte even
+// when its requests would be acted on.
+func TestActNotHTTP(t *testing.T) {
+	echo := newTCPEcho(t)
+	f, events := newTestForwarder(t, Config{
+		Router: mapTo(echo),
+		HTTP:   func(route.Flow) *Act { return &Act{Decide: mockPath} },
+	})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	msg := "HELO not http\r\n"
+	if err := <-sendAll(in.client, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(in.client)
+	if err != nil || string(got) != msg {
+		t.Fatalf("echo = %q, %v; want %q", got, err, msg)
+	}
+	await(t, done, "HandleTCP")
+	if fl := events.flow(t); fl.End != event.Closed || fl.Up != int64(len(msg)) {
+		t.Errorf("flow = %+v; want closed, %d bytes up", fl, len(msg))
+	}
+}
