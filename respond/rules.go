@@ -2,6 +2,7 @@ package respond
 
 import (
 	"bufio"
+	"errors"
 	"fmt"
 	"math/rand/v2"
 	"mime"
@@ -45,7 +46,7 @@ func ParseMock(s, dir string) (Rule, error) {
 	if !ok {
 		return Rule{}, fmt.Errorf("mock %q: want FILTER=STATUS[:BODY|:@FILE], e.g. '~u /api/users=200:@users.json'", s)
 	}
-	f, err := filter.Parse(expr)
+	f, err := parseFilter(expr)
 	if err != nil {
 		return Rule{}, fmt.Errorf("mock %q: %w", s, err)
 	}
@@ -92,7 +93,7 @@ func ParseFault(s string) (Rule, error) {
 	if !ok {
 		return Rule{}, fmt.Errorf("fault %q: want FILTER=ACTION, ACTION one of delay:200ms, reset, status:503, timeout, throttle:64k, optionally @30%%", s)
 	}
-	f, err := filter.Parse(expr)
+	f, err := parseFilter(expr)
 	if err != nil {
 		return Rule{}, fmt.Errorf("fault %q: %w", s, err)
 	}
@@ -152,6 +153,17 @@ func parseRate(s string) (int64, error) {
 		return 0, fmt.Errorf("rate %q: want bytes a second, e.g. 64k", s)
 	}
 	return n * mult, nil
+}
+
+// parseFilter parses a rule's filter; a syntax error points into it
+// without naming --filter (the caller names the rule).
+func parseFilter(expr string) (*filter.Filter, error) {
+	f, err := filter.Parse(expr)
+	var se *filter.SyntaxError
+	if errors.As(err, &se) {
+		se.Flag = "filter"
+	}
+	return f, err
 }
 
 // splitRule splits s at the last "=" whose remainder is accepted.
