@@ -27,8 +27,8 @@ import (
 	"github.com/htapod/htapod/respond"
 )
 
-// maxDecideBody bounds how much of a request body is read before the
-// Decider is asked; the rest follows the first part upstream.
+// maxDecideBody bounds the request bodies that are read before the
+// Decider is asked: only bodies of a known length up to it are.
 const maxDecideBody = 1 << 20
 
 // Config of one flow served by Serve.
@@ -114,6 +114,14 @@ func prepare(r *http.Request, cfg *Config) (restore func(), err error) {
 	if r.Body == nil || r.Body == http.NoBody {
 		r.Body = http.NoBody
 		return func() {}, nil
+	}
+	if r.ContentLength < 0 || r.ContentLength > maxDecideBody {
+		// A body of unknown length may be a stream whose client waits for
+		// an answer before it sends more (gRPC, a chunked upload): the
+		// Decider does not see it.
+		body := r.Body
+		r.Body = http.NoBody
+		return func() { r.Body = body }, nil
 	}
 	head, err := io.ReadAll(io.LimitReader(r.Body, maxDecideBody))
 	if err != nil {

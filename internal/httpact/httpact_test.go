@@ -364,3 +364,45 @@ func TestServeH1KeepsBytes(t *testing.T) {
 		t.Errorf("client got\n%q, %v\nwant\n%q", b, err, response)
 	}
 }
+
+// TestServeH2Stream forwards a request whose client waits for the
+// response to start before it ends its body (a gRPC bidi stream): the
+// body is not held for the Decider.
+func TestServeH2Stream(t *testing.T) {
+	up, origin := net.Pipe()
+	go (&http2.Server{}).ServeConn(origin, &http2.ServeConnOpts{Handler: http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		b := make([]byte, 4)
+		io.ReadFull(r.Body, b)
+		w.Write(b)
+		w.(http.Flusher).Flush()
+		io.Copy(io.Discard, r.Body)
+	})})
+	t.Cleanup(func() { up.Close(); origin.Close() })
+	cmd, leg := net.Pipe()
+	go Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), ALPN: "h2", Upstream: up})
+	t.Cleanup(func() { cmd.Close(); leg.Close() })
+	rt := &http2.Transport{AllowHTTP: true, DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) { return cmd, nil }}
+	pr, pw := io.Pipe()
+	req, _ := http.NewRequest("POST", "http://lab.test/stream", pr)
+	go pw.Write([]byte("ping"))
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		resp, err := rt.RoundTrip(req)
+		if err != nil {
+			t.Error(err)
+			return
+		}
+		b := make([]byte, 4)
+		if _, err := io.ReadFull(resp.Body, b); err != nil || string(b) != "ping" {
+			t.Errorf("read %q, %v; want the echo before the request ended", b, err)
+		}
+		pw.Close()
+		resp.Body.Close()
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the stream stalled: the request body was held")
+	}
+}
