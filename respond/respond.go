@@ -16,9 +16,10 @@ import (
 	"time"
 )
 
-// Decider decides one request. r's Body has been read into memory (up to
-// a limit, the rest still to come) and may be read again; r.URL is
-// absolute (scheme and host set). It is called concurrently, from the
+// Decider decides one request. r's Body holds the request body when it
+// has a known length up to 1 MiB (read into memory; r.GetBody reads it
+// again), else nothing: a stream is not held back. r.URL is absolute
+// (scheme and host set). It is called concurrently, from the
 // goroutines of many flows, and must not block for long (a Fault's Delay
 // is how to wait).
 type Decider func(r *http.Request) Decision
