@@ -23,45 +23,6 @@ type actConfig struct {
 	perFlow   []func(route.Flow) respond.Decider
 }
 
-// WithMock answers the HTTP requests that match a rule's filter with its
-// response, instead of the server (see respond.ParseMock). Other requests
-// flow as usual. Rules are tried in order; the first match answers.
-func WithMock(rules ...respond.Rule) Option {
-	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
-}
-
-// WithFault disturbs the HTTP exchanges that match a rule's filter (see
-// respond.ParseFault): delays, resets, error statuses, silence, a slow
-// line. The first matching fault rule applies.
-func WithFault(rules ...respond.Rule) Option {
-	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
-}
-
-// WithReplay answers HTTP requests from a recording (see
-// respond.LoadReplay): names in it resolve in the box, and unless the
-// replay forwards misses, no flow leaves the machine — TCP flows are
-// served by htapod itself (TLS with its minted leaf), UDP flows other
-// than DNS to htapod are refused, and names not in the recording do not
-// resolve.
-func WithReplay(rp *respond.Replay) Option { return func(c *config) { c.act.replay = rp } }
-
-// WithResponder puts every HTTP request of the command to d, a Go
-// program's own responder: it may answer the request, disturb it, or
-// forward it (the zero Decision). Mock and fault rules are asked first; a
-// replay after d when d forwards without an Action.
-func WithResponder(d respond.Decider) Option { return func(c *config) { c.act.responder = d } }
-
-// WithFlowResponder is WithResponder with the flow: fn is called once per
-// relayed TCP flow (addresses, the name the command resolved), and the
-// Decider it returns (nil: none) is asked first for each of the flow's
-// requests — before mocks, faults, WithResponder and a replay. It is the
-// hook for per-request decisions that depend on the connection, such as an
-// egress policy's verdict on a Host that the connection's address does not
-// allow.
-func WithFlowResponder(fn func(route.Flow) respond.Decider) Option {
-	return func(c *config) { c.act.perFlow = append(c.act.perFlow, fn) }
-}
-
 // decider chains the run's rules, responder and replay, or is nil.
 func (a *actConfig) decider() respond.Decider {
 	var next respond.Decider
@@ -143,16 +104,6 @@ var errOffline = errors.New("offline replay: the name is not in the recording")
 func offlineExchange(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
 	return nil, errOffline
 }
-
-// WithSecrets(true) writes cookies and credentials into the JSON and HAR
-// outputs as they were sent. By default those files are sanitized (see
-// package sink/redact): they end up in bug reports. The human report and
-// the caller's own sinks are never redacted.
-func WithSecrets(keep bool) Option { return func(c *config) { c.keepSecrets = keep } }
-
-// WithRedaction sanitizes more of the JSON and HAR outputs: header fields,
-// query parameters, body regexes (see redact.New for the patterns).
-func WithRedaction(r *redact.Redactor) Option { return func(c *config) { c.redactor = r } }
 
 // redacted is the sink of an output, with secrets redacted when it is a
 // JSON or HAR file and the user does not keep them.
