@@ -120,11 +120,6 @@ func run(args []string) int {
 		argv = []string{shell}
 	}
 	opts, err := o.libOptions()
-	if err == nil {
-		var more []htapod.Option
-		more, err = o.act.options()
-		opts = append(opts, more...)
-	}
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: %v\nTry 'htapod --help'.\n", err)
 		return 2
@@ -277,7 +272,11 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		}
 		opts = append(opts, htapod.WithMapping(rule))
 	}
-	return opts, nil
+	act, err := o.act.options() // mocks, faults, replay, redaction
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, act...), nil
 }
 
 // parseMap reads FROM=TO, each an IP or IP:PORT ([v6]:port).
