@@ -3,7 +3,12 @@ package htapod
 import (
 	"context"
 	"errors"
+	"net"
 	"net/http"
+	"net/netip"
+	"os"
+	"syscall"
+	"time"
 
 	mdns "github.com/miekg/dns"
 
@@ -116,4 +121,42 @@ func (c *config) redacted(ns namedSink) sink.Sink {
 		r, _ = redact.New() // the defaults cannot fail
 	}
 	return r.Sink(ns.s)
+}
+
+// dialer is the relay's Dial with the run's connect-time faults (refuse,
+// blackhole) in front, or nil when there are none. name gives the name
+// the command resolved for an address; each fault is reported as a notice
+// beside the flow's own line (refused, or timeout).
+func (a *actConfig) dialer(name func(netip.Addr) string, emit event.Handler) func(context.Context, string, string) (net.Conn, error) {
+	var connect []respond.Rule
+	for _, r := range a.rules {
+		if r.Fault.Connect() {
+			connect = append(connect, r)
+		}
+	}
+	if len(connect) == 0 {
+		return nil
+	}
+	var d net.Dialer
+	return func(ctx context.Context, network, addr string) (net.Conn, error) {
+		ap, err := netip.ParseAddrPort(addr)
+		if err != nil || network != "tcp" {
+			return d.DialContext(ctx, network, addr)
+		}
+		n := name(ap.Addr())
+		r := respond.ConnectFault(connect, ap, n)
+		if r == nil {
+			return d.DialContext(ctx, network, addr)
+		}
+		what := addr
+		if n != "" {
+			what += " (" + n + ")"
+		}
+		emit(&event.Notice{Time: time.Now(), Level: "info", Message: r.Action + ": " + what})
+		cause := os.ErrDeadlineExceeded // the relay drops the SYN
+		if r.Fault.Refuse {
+			cause = os.NewSyscallError("connect", syscall.ECONNREFUSED) // a RST
+		}
+		return nil, &net.OpError{Op: "dial", Net: network, Err: cause}
+	}
 }

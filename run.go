@@ -167,6 +167,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 	tcpSniff, udpSniff := ru.r.sniffers()
 	return relay.New(relay.Config{
 		Router:      ru.r.router(),
+		Dial:        c.act.dialer(resolver.Name, ru.out.handle),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
 		Events:      ru.out.handle,
 		Name:        resolver.Name,

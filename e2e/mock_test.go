@@ -103,3 +103,37 @@ func TestRulesLeaveOtherProtocols(t *testing.T) {
 		})
 	}
 }
+
+// TestConnectFaults refuses or blackholes the connections to a host,
+// whatever they carry: the client fails to connect, at once or after its
+// own timeout, and the report says which rule did it.
+func TestConnectFaults(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	tests := []struct {
+		name, fault string
+		exit        int // curl's: 7 could not connect, 28 timed out
+		minTime     time.Duration
+		maxTime     time.Duration
+	}{
+		{"refuse by name", "~d www.lab.test=refuse", 7, 0, 2 * time.Second},
+		{"refuse by address", "~d 203.0.113.10=refuse", 7, 0, 2 * time.Second},
+		{"blackhole", "~d www.lab.test=blackhole", 28, 2 * time.Second, 10 * time.Second},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			start := time.Now()
+			r := e.htapod("--fault", tt.fault, "--", "curl", "-sS", "-4", "--connect-timeout", "2", "http://www.lab.test/")
+			took := time.Since(start)
+			if r.ExitCode != tt.exit {
+				t.Fatalf("curl exit %d; want %d: %v", r.ExitCode, tt.exit, r)
+			}
+			if took < tt.minTime || took > tt.maxTime {
+				t.Errorf("took %v; want between %v and %v", took, tt.minTime, tt.maxTime)
+			}
+			if !strings.Contains(string(r.Stderr), "fault "+strings.SplitN(tt.fault, "=", 2)[1]+": 203.0.113.10:80") {
+				t.Errorf("report does not name the fault:\n%s", r.Stderr)
+			}
+		})
+	}
+}

@@ -71,7 +71,16 @@ type Fault struct {
 	Timeout bool
 	// Throttle bounds the response's bytes per second; 0 means no bound.
 	Throttle int64
+	// Refuse and Blackhole act on the connection, before any request: the
+	// command's connect is refused (a RST), or never answered (its SYN is
+	// dropped). They apply to TCP flows of any protocol whose destination
+	// the rule's filter matches (~d with the name the command resolved, or
+	// the address); a Decider's Decision never carries them.
+	Refuse, Blackhole bool
 }
+
+// Connect says whether f acts on the connection rather than on a request.
+func (f *Fault) Connect() bool { return f != nil && (f.Refuse || f.Blackhole) }
 
 // Chain asks each Decider in turn and returns the first decision that
 // acts or is labelled (Action set); the zero Decision (forward) when none

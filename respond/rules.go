@@ -7,6 +7,7 @@ import (
 	"math/rand/v2"
 	"mime"
 	"net/http"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -85,7 +86,7 @@ func ParseFault(s string) (Rule, error) {
 		w, _, _ = strings.Cut(w, ",")
 		w, _, _ = strings.Cut(w, "@")
 		switch w {
-		case "delay", "reset", "status", "timeout", "throttle":
+		case "delay", "reset", "status", "timeout", "throttle", "refuse", "blackhole":
 			return true
 		}
 		return false
@@ -110,6 +111,9 @@ func ParseFault(s string) (Rule, error) {
 			return Rule{}, fmt.Errorf("fault %q: %w", s, err)
 		}
 	}
+	if f := rule.Fault; f.Connect() && (f.Delay != 0 || f.Status != 0 || f.Reset || f.Timeout || f.Throttle != 0 || (f.Refuse && f.Blackhole)) {
+		return Rule{}, fmt.Errorf("fault %q: refuse and blackhole act on the connection and go alone", s)
+	}
 	return rule, nil
 }
 
@@ -121,6 +125,10 @@ func parseAction(f *Fault, a string) error {
 		f.Reset = true
 	case "timeout":
 		f.Timeout = true
+	case "refuse":
+		f.Refuse = true
+	case "blackhole":
+		f.Blackhole = true
 	case "delay":
 		f.Delay, err = time.ParseDuration(arg)
 	case "status":
@@ -227,6 +235,9 @@ func Rules(rules []Rule, next Decider) Decider {
 			if !rule.Filter.Match(head) || (rule.Probability > 0 && rand.Float64() >= rule.Probability) {
 				continue
 			}
+			if rule.Fault.Connect() {
+				continue // decided at the connection (ConnectFault)
+			}
 			if rule.Response != nil {
 				d.Response, mocked = rule.Response, true
 			} else {
@@ -247,6 +258,24 @@ func Rules(rules []Rule, next Decider) Decider {
 		d.Action = strings.Join(labels, ", ")
 		return d
 	}
+}
+
+// ConnectFault returns the first connect-time fault rule (refuse,
+// blackhole) whose filter matches a TCP connection to dst, which the
+// command knew as name (or ""), after its probability; nil for none.
+func ConnectFault(rules []Rule, dst netip.AddrPort, name string) *Rule {
+	fl := &event.Flow{Proto: event.TCP, Dst: dst, Name: name}
+	for i := range rules {
+		r := &rules[i]
+		if !r.Fault.Connect() || !r.Filter.Match(fl) {
+			continue
+		}
+		if r.Probability > 0 && rand.Float64() >= r.Probability {
+			continue
+		}
+		return r
+	}
+	return nil
 }
 
 // Head is the request-head event of r, for filters: method, URL, header

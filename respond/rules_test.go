@@ -2,6 +2,7 @@ package respond
 
 import (
 	"net/http/httptest"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"strings"
@@ -56,6 +57,9 @@ func TestParseFault(t *testing.T) {
 		{in: "~u a=b=reset", want: Fault{Reset: true}},
 		{in: "~http=timeout", want: Fault{Timeout: true}},
 		{in: "~http=delay:1s,throttle:1k", want: Fault{Delay: time.Second, Throttle: 1024}},
+		{in: "~d db.lab.test=refuse", want: Fault{Refuse: true}},
+		{in: "~d db.lab.test=blackhole@50%", want: Fault{Blackhole: true}, prob: 0.5},
+		{in: "~d db.lab.test=refuse,delay:1s", wantErr: true},
 		{in: "~http=explode", wantErr: true},
 		{in: "~http=status:abc", wantErr: true},
 		{in: "~http=reset@0%", wantErr: true},
@@ -132,5 +136,38 @@ func TestParseMockFile(t *testing.T) {
 	os.WriteFile(bad, []byte("~u /x=200\n~u /y\n"), 0o644)
 	if _, err := ParseMockFile(bad); err == nil || !strings.Contains(err.Error(), "bad.mock:2:") {
 		t.Errorf("ParseMockFile(bad) = %v; want an error at line 2", err)
+	}
+}
+
+func TestConnectFault(t *testing.T) {
+	var rules []Rule
+	for _, s := range []string{"~u /x=status:500", "~d db.lab.test=refuse", "~d 203.0.113.99=blackhole"} {
+		r, err := ParseFault(s)
+		if err != nil {
+			t.Fatal(err)
+		}
+		rules = append(rules, r)
+	}
+	tests := []struct {
+		dst, name string
+		want      string // the rule's action, "" for none
+	}{
+		{"203.0.113.20:5432", "db.lab.test", "fault refuse"},
+		{"203.0.113.99:443", "", "fault blackhole"},
+		{"203.0.113.10:80", "www.lab.test", ""},
+	}
+	for _, tt := range tests {
+		got := ""
+		if r := ConnectFault(rules, netip.MustParseAddrPort(tt.dst), tt.name); r != nil {
+			got = r.Action
+		}
+		if got != tt.want {
+			t.Errorf("ConnectFault(%s %q) = %q; want %q", tt.dst, tt.name, got, tt.want)
+		}
+	}
+	// A connect-time rule never acts on a request.
+	r := httptest.NewRequest("GET", "http://db.lab.test/", nil)
+	if d := Rules(rules, nil)(r); d.Fault != nil || d.Action != "" {
+		t.Errorf("a request to db.lab.test got %+v; want it forwarded", d)
 	}
 }

@@ -29,7 +29,7 @@ type actFlags struct {
 func (a *actFlags) register(fs *flag.FlagSet) {
 	fs.StringArrayVar(&a.mock, "mock", nil, "answer the requests `FILTER=STATUS[:BODY|:@FILE]`'s filter matches, e.g. '~u /api/users=200:@users.json'")
 	fs.StringArrayVar(&a.mockFile, "mock-file", nil, "read --mock rules from `FILE`, one a line (indented 'Name: value' lines add headers)")
-	fs.StringArrayVar(&a.fault, "fault", nil, "disturb the exchanges `FILTER=ACTION`'s filter matches: delay:200ms, reset, status:503, timeout or throttle:64k, optionally @30%")
+	fs.StringArrayVar(&a.fault, "fault", nil, "disturb the exchanges `FILTER=ACTION`'s filter matches: delay:200ms, reset, status:503, timeout, throttle:64k, or for connections refuse, blackhole; optionally @30%")
 	fs.StringVar(&a.replay, "replay", "", "answer HTTP requests from the HAR `FILE` (a run recorded with --har), offline")
 	fs.StringVar(&a.replayMiss, "replay-miss", "error", "what a request the recording lacks gets, `MODE`: error (a 502 that says so) or forward (the network)")
 	fs.BoolVar(&a.matchBody, "replay-match-body", false, "with --replay, match request bodies too")
