@@ -37,14 +37,25 @@ func (r *Runner) resolver(runDir string, emit event.Handler, enf *policy.Enforce
 	if enf != nil {
 		allow = enf.AllowDNS
 	}
-	res, err := dns.New(dns.Config{
+	cfg := dns.Config{
 		Servers:   upstreams(hostConf),
 		HostsFile: "/etc/hosts",
 		Static:    map[string][]netip.Addr{HostName: r.cfg.hostMaps},
 		Events:    emit,
 		Process:   late.processFunc(),
 		Allow:     allow,
-	})
+	}
+	if rp := r.cfg.act.replay; rp != nil {
+		for name, addrs := range rp.Hosts {
+			if _, ok := cfg.Static[name]; !ok {
+				cfg.Static[name] = addrs
+			}
+		}
+	}
+	if r.cfg.act.offline() {
+		cfg.Exchange = offlineExchange
+	}
+	res, err := dns.New(cfg)
 	if err != nil {
 		return nil, nil, err
 	}

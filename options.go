@@ -11,11 +11,13 @@ import (
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/filter"
 	"github.com/htapod/htapod/policy"
+	"github.com/htapod/htapod/respond"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sink"
 	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/sink/jsonl"
 	"github.com/htapod/htapod/sink/pcapng"
+	"github.com/htapod/htapod/sink/redact"
 	"github.com/htapod/htapod/sink/text"
 )
 
@@ -55,11 +57,16 @@ type config struct {
 	handlers []event.Handler // every event
 
 	enforce enforceConfig // the policy, the process lookup (enforce.go)
+	act     actConfig
+	// keepSecrets and redactor: see WithSecrets and WithRedaction (act.go).
+	keepSecrets bool
+	redactor    *redact.Redactor
 }
 
 type namedSink struct {
 	name string
 	s    sink.Sink
+	file bool // a JSON or HAR file: redacted unless secrets are kept
 }
 
 // The box.
@@ -180,7 +187,7 @@ func WithPassthrough(patterns ...string) Option {
 
 // WithSink adds an output of the caller's own. Run closes it.
 func WithSink(s sink.Sink) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{sinkName(s), s}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{name: sinkName(s), s: s}) }
 }
 
 // WithFilter keeps only what f selects in every output (see
@@ -201,14 +208,14 @@ func WithReportOptions(o text.Options) Option { return func(c *config) { c.repor
 // with a Flush method is flushed on the run's clock. The caller closes w
 // after Run.
 func WithJSON(w io.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{"JSON lines", jsonl.New(w)}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"JSON lines", jsonl.New(w), true}) }
 }
 
 // WithHAR adds every finished HTTP exchange to w, which Run flushes every
 // two seconds and on signals (so the file on disk stays a valid HAR) and
 // closes at the end.
 func WithHAR(w *har.Writer) Option {
-	return func(c *config) { c.sinks = append(c.sinks, namedSink{"HAR file " + w.Path(), w}) }
+	return func(c *config) { c.sinks = append(c.sinks, namedSink{"HAR file " + w.Path(), w, true}) }
 }
 
 // WithPcap writes every packet of the command's network to p, with the
@@ -256,3 +263,55 @@ func WithPolicy(p *policy.Policy, o PolicyOptions) Option {
 // sock_diag request and a look at the box's processes' file descriptors
 // per new socket.
 func WithProcesses(on bool) Option { return func(c *config) { c.enforce.noProcesses = !on } }
+
+// Acting on requests (see package respond and docs/replay.md; the
+// machinery is in act.go).
+
+// WithMock answers the HTTP requests that match a rule's filter with its
+// response, instead of the server (see respond.ParseMock). Other requests
+// flow as usual. Rules are tried in order; the first match answers.
+func WithMock(rules ...respond.Rule) Option {
+	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
+}
+
+// WithFault disturbs the HTTP exchanges that match a rule's filter (see
+// respond.ParseFault): delays, resets, error statuses, silence, a slow
+// line. The first matching fault rule applies.
+func WithFault(rules ...respond.Rule) Option {
+	return func(c *config) { c.act.rules = append(c.act.rules, rules...) }
+}
+
+// WithReplay answers HTTP requests from a recording (see
+// respond.LoadReplay): names in it resolve in the box, and unless the
+// replay forwards misses, no flow leaves the machine — TCP flows are
+// served by htapod itself (TLS with its minted leaf), UDP flows other
+// than DNS to htapod are refused, and names not in the recording do not
+// resolve.
+func WithReplay(rp *respond.Replay) Option { return func(c *config) { c.act.replay = rp } }
+
+// WithResponder puts every HTTP request of the command to d, a Go
+// program's own responder: it may answer the request, disturb it, or
+// forward it (the zero Decision). Mock and fault rules are asked first; a
+// replay after d when d forwards without an Action.
+func WithResponder(d respond.Decider) Option { return func(c *config) { c.act.responder = d } }
+
+// WithFlowResponder is WithResponder with the flow: fn is called once per
+// relayed TCP flow (addresses, the name the command resolved), and the
+// Decider it returns (nil: none) is asked first for each of the flow's
+// requests — before mocks, faults, WithResponder and a replay. It is the
+// hook for per-request decisions that depend on the connection, such as an
+// egress policy's verdict on a Host that the connection's address does not
+// allow.
+func WithFlowResponder(fn func(route.Flow) respond.Decider) Option {
+	return func(c *config) { c.act.perFlow = append(c.act.perFlow, fn) }
+}
+
+// WithSecrets(true) writes cookies and credentials into the JSON and HAR
+// outputs as they were sent. By default those files are sanitized (see
+// package sink/redact): they end up in bug reports. The human report and
+// the caller's own sinks are never redacted.
+func WithSecrets(keep bool) Option { return func(c *config) { c.keepSecrets = keep } }
+
+// WithRedaction sanitizes more of the JSON and HAR outputs: header fields,
+// query parameters, body regexes (see redact.New for the patterns).
+func WithRedaction(r *redact.Redactor) Option { return func(c *config) { c.redactor = r } }

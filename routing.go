@@ -20,7 +20,7 @@ func (r *Runner) router(enf *policy.Enforcer) route.Router {
 		}
 		rules = append(rules, route.Rule{From: netip.AddrPortFrom(a, 0), To: netip.AddrPortFrom(lo, 0)})
 	}
-	return route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, withEnforcer(enf, route.Map(rules, r.userRouter())))
+	return r.cfg.act.offlineRouter(route.LocalDNS([]netip.Addr{ResolverAddr4, ResolverAddr6}, withEnforcer(enf, route.Map(rules, r.userRouter()))))
 }
 
 // userRouter dispatches to the TCP or UDP router.

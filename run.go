@@ -85,7 +85,7 @@ func (ru *run) openOutputs() error {
 	c := ru.cfg
 	ru.out = newFanout(c.filter, append(slices.Clip(c.handlers), ru.refused.observe))
 	for _, s := range c.sinks {
-		ru.out.add(s.name, s.s)
+		ru.out.add(s.name, c.redacted(s))
 	}
 	if c.pcap != nil {
 		name := "capture " + c.pcap.Path()
@@ -175,6 +175,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 	tcpSniff, udpSniff := ru.r.sniffers()
 	return relay.New(relay.Config{
 		Router:      ru.r.router(ru.enf),
+		Dial:        c.act.dialer(resolver.Name, ru.out.handle),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
 		Events:      ru.out.handle,
 		Name:        resolver.Name,
@@ -184,6 +185,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		SniffersUDP: udpSniff,
 		Dissect:     pick.Stream(c.dissect),
 		DissectUDP:  pick.Datagrams(c.dissect),
+		HTTP:        c.act.httpHook(),
 		Logger:      c.logger,
 		Process:     ru.late.processFunc(),
 		RefuseUDP:   ru.late.refuseUDP,

@@ -101,6 +101,10 @@ type HTTP struct {
 	Server netip.AddrPort
 	// Process opened the flow; nil when htapod did not look it up.
 	Process *Process
+	// Action says htapod acted on the exchange instead of relaying it
+	// unchanged: "mock", "replay", "replay miss", "fault delay:200ms", …
+	// (see package respond); "" for a relayed exchange.
+	Action string
 }
 
 // Kind implements Event.

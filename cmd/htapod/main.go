@@ -47,6 +47,10 @@ Examples:
   htapod --allow '*.npmjs.org' -- npm ci          allow these names only; the rest fails at once
   htapod --audit --allow '*.lab.test' -- ./ci.sh  deny nothing, report what would be denied
   htapod --learn policy.txt -- npm ci             write what it contacted; then --policy policy.txt
+  htapod --replay run.har -- ./tests.sh           answer from a recorded --har run, offline
+  htapod --mock '~u /api/users=200:@users.json' -- ./app
+                                                  answer one URL, the rest flows (docs/replay.md)
+  htapod --fault '~d api.example.com=delay:2s' -- ./app   also reset, status:N, timeout, throttle:64k
   htapod                                          a shell ($SHELL) in the box
 
 The command sees the network as usual. htapod's report goes to stderr (or
@@ -91,6 +95,7 @@ type options struct {
 	filter      string
 	grep        string
 	pol         policyFlags
+	act         actFlags // mocks, faults, replay, redaction (act.go)
 }
 
 func run(args []string) int {
@@ -176,6 +181,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
 	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
 	o.pol.register(fs)
+	o.act.register(fs)
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
 	fs.Usage = func() {
 		fmt.Fprint(os.Stderr, usage)
@@ -278,7 +284,11 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		}
 		opts = append(opts, htapod.WithMapping(rule))
 	}
-	return opts, nil
+	act, err := o.act.options() // mocks, faults, replay, redaction
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, act...), nil
 }
 
 // parseMap reads FROM=TO, each an IP or IP:PORT ([v6]:port).

@@ -100,3 +100,12 @@ func (t tlsLeg) CloseWrite() error {
 
 // Abort resets the TCP connection beneath.
 func (t tlsLeg) Abort() { abort(t.raw) }
+
+// SetReadDeadline sets the read deadline of the leg beneath, when it has
+// one: a TLS connection over a primed leg stops its reads through it.
+func (p *primed) SetReadDeadline(t time.Time) error {
+	if d, ok := p.Conn.(interface{ SetReadDeadline(time.Time) error }); ok {
+		return d.SetReadDeadline(t)
+	}
+	return errors.ErrUnsupported
+}

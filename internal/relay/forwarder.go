@@ -63,6 +63,11 @@ type Config struct {
 	// on a queue of its own (see feeder): a nil result skips the flow.
 	Sniffers    []func(meta dissect.Meta) dissect.Stream
 	SniffersUDP []func(meta dissect.Meta) dissect.Datagrams
+	// HTTP, when set, is asked once per TCP flow that is relayed (not
+	// Passthrough, Deny or Local) whether htapod acts on its HTTP
+	// requests; nil or a nil result keeps the flow a passive byte relay.
+	// It is called concurrently and must not block.
+	HTTP func(f route.Flow) *Act
 	// UDPIdle and DNSIdle are the idle timeouts of UDP flows (DNSIdle for
 	// port 53); zero means 60 s and 10 s.
 	UDPIdle, DNSIdle time.Duration
@@ -254,6 +259,9 @@ func addrOf(c Conn, local bool) net.Addr {
 }
 
 func deadline(c Conn, t time.Time, which int) error {
+	if rd, ok := c.(interface{ SetReadDeadline(time.Time) error }); ok && which == 1 {
+		return rd.SetReadDeadline(t)
+	}
 	nc, ok := c.(net.Conn)
 	if !ok {
 		return errors.ErrUnsupported

@@ -31,10 +31,14 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	if !ok {
 		return
 	}
-	fl.Upstream = d.Dst
+	act := f.actFor(src, d, fl.Name)
 	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
 	defer untrack()
-	up, err := f.cfg.Dial(f.ctx, "tcp", d.Dst.String())
+	up, err := f.dial(fl, d.Dst, act)
+	if err != nil && act.serveOffline(f.ctx, err) {
+		f.serveOffline(fl, in, act)
+		return
+	}
 	if err != nil {
 		f.dialFailed(fl, in, err)
 		return
@@ -60,7 +64,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		abort(inner)
 		abort(outer)
 	}
-	end, err := f.relayTCP(fl, d.Action, inner, outer)
+	end, err := f.relayTCP(fl, d.Action, inner, outer, act)
 	if f.ctx.Err() != nil && end != event.Closed {
 		end, err = event.Aborted, nil
 	}
@@ -97,7 +101,7 @@ func (f *Forwarder) dialFailed(fl *event.Flow, in Inbound, err error) {
 
 // relayTCP looks at who speaks first and what, intercepts TLS when the
 // action allows it, attaches dissectors, and pipes until the flow ends.
-func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer Conn) (event.End, error) {
+func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer Conn, act *Act) (event.End, error) {
 	meta := dissect.Meta{FlowID: fl.ID, Proto: event.TCP, Src: fl.Src, Dst: fl.Dst, Name: fl.Name, Start: fl.Start}
 	if action == route.Passthrough {
 		res := Pipe(inner, outer, nil)
@@ -124,18 +128,21 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 			allowed := action == route.ForwardWithTLS && f.cfg.TLS != nil
 			if pick.Intercept(allowed, h, f.cfg.Passthrough) {
 				ev := tlshello.Event(meta, h, time.Now())
-				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer)
+				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer, act)
 			}
 			// The TLS dissector reports the hello and the version the
 			// server picked.
 			hello = h
 		}
 	}
+	if act != nil && !op.serverFirst && hello == nil && !pick.IsTLS(op.b) {
+		return f.actOn(fl, meta, op.inner, op.outer, op.b, act)
+	}
 	return f.pipe(fl, meta, op.inner, op.outer, op.b, op.serverFirst, hello)
 }
 
 // intercept terminates TLS on both legs and pipes the plaintext.
-func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, inner, outer Conn) (event.End, error) {
+func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, inner, outer Conn, act *Act) (event.End, error) {
 	sess, err := f.cfg.TLS.Intercept(f.ctx, netConn{inner}, netConn{outer}, ev.SNI, ev.ALPNOffered, fl.Upstream)
 	if err != nil {
 		ev.Err = err.Error()
@@ -152,6 +159,9 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 	ev.CipherSuite, ev.Cert = tls.CipherSuiteName(sess.CipherSuite), sess.Cert
 	f.cfg.Events(ev)
 	meta.TLS, meta.ALPN = true, sess.ALPN
+	if act != nil {
+		return f.actOnTLS(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, act)
+	}
 	return f.pipe(fl, meta, tlsLeg{sess.Client, inner}, tlsLeg{sess.Server, outer}, nil, false, nil)
 }
 

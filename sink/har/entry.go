@@ -32,6 +32,9 @@ type entry struct {
 	WebSocketDropped  int         `json:"_webSocketMessagesDropped,omitempty"`
 	// Process is the process that made the request.
 	Process *processField `json:"_process,omitempty"`
+	// Action says htapod answered or disturbed the exchange ("mock",
+	// "replay", "fault delay:200ms").
+	Action string `json:"_action,omitempty"`
 }
 
 type request struct {
@@ -157,6 +160,7 @@ func newEntry(h *event.HTTP) *entry {
 			Send: 0, Wait: millis(wait), Receive: millis(receive)},
 		Connection: strconv.FormatUint(h.FlowID, 10),
 		Process:    newProcessField(h.Process),
+		Action:     h.Action,
 	}
 	if h.Server.IsValid() {
 		e.ServerIPAddress = h.Server.Addr().Unmap().String()

@@ -35,6 +35,9 @@ type httpObject struct {
 	DurationMS *float64       `json:"duration_ms,omitempty"`
 	Error      string         `json:"error,omitempty"`
 	Process    *processObject `json:"process,omitempty"`
+	// Action says htapod answered or disturbed the exchange ("mock",
+	// "replay", "fault delay:200ms"); left out for a relayed one.
+	Action string `json:"action,omitempty"`
 }
 
 // message is the request or the response of an exchange.
@@ -73,7 +76,7 @@ func httpJSON(h header, e *event.HTTP) httpObject {
 		Server: addr(e.Server), Request: newMessage(e.ReqHeader, e.ReqTrailer, &e.ReqBody),
 		Status: e.Status, Reason: e.Reason, Interim: e.Interim, Upgrade: e.Upgrade,
 		Start: stamp(e.Start), RespStart: stamp(e.RespStart), End: stamp(e.End), Error: e.Err,
-		Process: processJSON(e.Process)}
+		Process: processJSON(e.Process), Action: e.Action}
 	if e.Status != 0 {
 		m := newMessage(e.RespHeader, e.RespTrailer, &e.RespBody)
 		o.Response = &m

@@ -73,7 +73,11 @@ func (s *Sink) mark(t string) string {
 // went wrong.
 func (s *Sink) response(h *event.HTTP) string {
 	if h.Status == 0 {
-		return s.paint(red, "✗ "+orDefault(h.Err, "no response"))
+		out := s.paint(red, "✗ "+orDefault(h.Err, "no response"))
+		if h.Action != "" {
+			out += "  " + s.paint(yellow, "["+h.Action+"]")
+		}
+		return out
 	}
 	reason := h.Reason
 	if reason == "" {
@@ -93,6 +97,9 @@ func (s *Sink) response(h *event.HTTP) string {
 	}
 	if h.Err != "" {
 		parts = append(parts, s.paint(red, "✗ "+h.Err))
+	}
+	if h.Action != "" {
+		parts = append(parts, s.paint(yellow, "["+h.Action+"]"))
 	}
 	return strings.Join(parts, "  ")
 }

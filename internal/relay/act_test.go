@@ -1,0 +1,187 @@
+package relay
+
+import (
+	"bufio"
+	"context"
+	"crypto/tls"
+	"crypto/x509"
+	"errors"
+	"io"
+	"net"
+	"net/http"
+	"net/http/httptest"
+	"net/netip"
+	"strings"
+	"sync/atomic"
+	"testing"
+
+	"github.com/htapod/htapod/dissect"
+	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/pick"
+	"github.com/htapod/htapod/internal/tlsmitm"
+	"github.com/htapod/htapod/respond"
+	"github.com/htapod/htapod/route"
+)
+
+// mockPath answers /mock itself and forwards the rest.
+func mockPath(r *http.Request) respond.Decision {
+	if r.URL.Path == "/mock" {
+		return respond.Decision{Response: &respond.Response{Status: 200, Body: []byte("mocked " + r.URL.String())}, Action: "mock"}
+	}
+	return respond.Decision{}
+}
+
+// httpEvents returns the done HTTP events recorded so far.
+func (r *recorder) httpDone() []*event.HTTP {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var out []*event.HTTP
+	for _, e := range r.events {
+		if h, ok := e.(*event.HTTP); ok && h.Phase == event.PhaseDone {
+			out = append(out, h)
+		}
+	}
+	return out
+}
+
+func TestActOnPlainHTTP(t *testing.T) {
+	var hits atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "origin "+r.URL.Path)
+	}))
+	t.Cleanup(origin.Close)
+	addr := origin.Listener.Addr()
+	f, events := newTestForwarder(t, Config{
+		Router:  mapTo(addr),
+		Dissect: pick.Stream(dissect.Options{}),
+		HTTP:    func(route.Flow) *Act { return &Act{Decide: mockPath} },
+	})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	br := bufio.NewReader(in.client)
+	for _, tt := range []struct{ path, want string }{
+		{"/a", "origin /a"}, {"/mock", "mocked http://www.lab.test/mock"}, {"/b", "origin /b"},
+	} {
+		io.WriteString(in.client, "GET "+tt.path+" HTTP/1.1\r\nHost: www.lab.test\r\n\r\n")
+		resp, err := http.ReadResponse(br, nil)
+		if err != nil {
+			t.Fatalf("GET %s: %v", tt.path, err)
+		}
+		b, _ := io.ReadAll(resp.Body)
+		if string(b) != tt.want {
+			t.Errorf("GET %s = %q; want %q", tt.path, b, tt.want)
+		}
+	}
+	in.client.CloseWrite()
+	io.Copy(io.Discard, br)
+	await(t, done, "HandleTCP")
+	if hits.Load() != 2 {
+		t.Errorf("origin saw %d requests; want 2", hits.Load())
+	}
+	fl := events.flow(t)
+	if fl.End != event.Closed || fl.Up == 0 || fl.Down == 0 {
+		t.Errorf("flow = %+v; want closed with bytes both ways", fl)
+	}
+	var actions []string
+	for _, h := range events.httpDone() {
+		actions = append(actions, h.Path+"="+h.Action)
+	}
+	if got := strings.Join(actions, " "); got != "/a= /mock=mock /b=" {
+		t.Errorf("exchanges reported %q; want %q", got, "/a= /mock=mock /b=")
+	}
+}
+
+func TestActOffline(t *testing.T) {
+	auth, err := tlsmitm.NewAuthority()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var dials atomic.Int32
+	f, events := newTestForwarder(t, Config{
+		Dial: func(context.Context, string, string) (net.Conn, error) {
+			dials.Add(1)
+			return nil, errors.New("a replay must not dial")
+		},
+		TLS:     tlsmitm.New(tlsmitm.Config{Authority: auth}),
+		Dissect: pick.Stream(dissect.Options{}),
+		HTTP:    func(route.Flow) *Act { return &Act{Decide: mockPath, Offline: true} },
+	})
+	roots := x509.NewCertPool()
+	roots.AddCert(auth.Certificate())
+	tests := []struct {
+		name  string
+		tls   bool
+		alpn  []string
+		proto string
+	}{
+		{"plain", false, nil, "HTTP/1.1"},
+		{"tls h1", true, []string{"http/1.1"}, "HTTP/1.1"},
+		{"tls h2", true, []string{"h2", "http/1.1"}, "HTTP/2.0"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			in := newTestInbound(t)
+			done := start(func() { f.HandleTCP(testSrc, netip.MustParseAddrPort("203.0.113.10:443"), in) })
+			var c net.Conn = in.client
+			if tt.tls {
+				c = tls.Client(in.client, &tls.Config{ServerName: "www.lab.test", RootCAs: roots, NextProtos: tt.alpn})
+			}
+			tr := &http.Transport{DialTLSContext: func(context.Context, string, string) (net.Conn, error) { return c, nil },
+				DialContext: func(context.Context, string, string) (net.Conn, error) { return c, nil }, ForceAttemptHTTP2: true,
+				TLSClientConfig: &tls.Config{ServerName: "www.lab.test", RootCAs: roots, NextProtos: tt.alpn}}
+			scheme := "http"
+			if tt.tls {
+				scheme = "https"
+			}
+			resp, err := (&http.Client{Transport: tr}).Get(scheme + "://www.lab.test/mock")
+			if err != nil {
+				t.Fatal(err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			resp.Body.Close()
+			if resp.Proto != tt.proto || string(b) != "mocked "+scheme+"://www.lab.test/mock" {
+				t.Errorf("GET = %s %q; want %s, the mock", resp.Proto, b, tt.proto)
+			}
+			tr.CloseIdleConnections()
+			c.Close()
+			await(t, done, "HandleTCP")
+		})
+	}
+	if dials.Load() != 0 {
+		t.Errorf("%d dials; want none", dials.Load())
+	}
+	n := 0
+	for _, h := range events.httpDone() {
+		if h.Action == "mock" {
+			n++
+		}
+	}
+	if n != len(tests) {
+		t.Errorf("%d exchanges reported as mock; want %d", n, len(tests))
+	}
+}
+
+// TestActNotHTTP: a flow that is not HTTP is relayed byte for byte even
+// when its requests would be acted on.
+func TestActNotHTTP(t *testing.T) {
+	echo := newTCPEcho(t)
+	f, events := newTestForwarder(t, Config{
+		Router: mapTo(echo),
+		HTTP:   func(route.Flow) *Act { return &Act{Decide: mockPath} },
+	})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	msg := "HELO not http\r\n"
+	if err := <-sendAll(in.client, []byte(msg)); err != nil {
+		t.Fatal(err)
+	}
+	got, err := io.ReadAll(in.client)
+	if err != nil || string(got) != msg {
+		t.Fatalf("echo = %q, %v; want %q", got, err, msg)
+	}
+	await(t, done, "HandleTCP")
+	if fl := events.flow(t); fl.End != event.Closed || fl.Up != int64(len(msg)) {
+		t.Errorf("flow = %+v; want closed, %d bytes up", fl, len(msg))
+	}
+}
