@@ -1,8 +1,13 @@
 package htapod
 
 import (
+	"fmt"
+	"github.com/htapod/htapod/respond"
+	"net"
+	"net/http"
 	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 
 	"github.com/htapod/htapod/event"
@@ -85,4 +90,45 @@ func (b *boxLate) refuseUDP(src, dst netip.AddrPort) {
 	if st := b.stack.Load(); st != nil {
 		st.RefuseUDP(src, dst)
 	}
+}
+
+// withHostGuard returns a, plus the policy's check of each HTTP request's
+// Host (or :authority) on the connections where some Host could be denied
+// (policy.HostsMayDeny): a denied request gets a 403 whose body names the
+// rule, and the connection stays open for the next one. Connections where
+// every name is allowed stay a byte relay.
+func (a actConfig) withHostGuard(enf *policy.Enforcer) *actConfig {
+	if enf == nil || enf.Audit {
+		// Audit changes nothing: checking each Host would put htapod's
+		// HTTP server between the command and the server.
+		return &a
+	}
+	a.perFlow = append(append([]func(route.Flow) respond.Decider(nil), a.perFlow...), func(f route.Flow) respond.Decider {
+		q := policy.Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port()}
+		if !enf.Policy.HostsMayDeny(q) {
+			return nil
+		}
+		return func(r *http.Request) respond.Decision {
+			if h, _, err := net.SplitHostPort(r.Host); r.Host == "" || isAddr(r.Host) || err == nil && isAddr(h) {
+				return respond.Decision{} // no name: judged at connect
+			}
+			denied, rule := enf.CheckHost(f, r.Host)
+			if !denied || enf.Audit {
+				return respond.Decision{}
+			}
+			body := fmt.Sprintf("htapod: the egress policy denies %s (%s)\n", r.Host, rule)
+			return respond.Decision{Action: "policy deny", Response: &respond.Response{
+				Status: http.StatusForbidden,
+				Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Htapod-Policy": {"deny"}},
+				Body:   []byte(body)}}
+		}
+	})
+	return &a
+}
+
+// isAddr says whether an HTTP Host is an IP literal ("203.0.113.7",
+// "[2001:db8::1]").
+func isAddr(h string) bool {
+	_, err := netip.ParseAddr(strings.Trim(h, "[]"))
+	return err == nil
 }

@@ -185,7 +185,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		SniffersUDP: udpSniff,
 		Dissect:     pick.Stream(c.dissect),
 		DissectUDP:  pick.Datagrams(c.dissect),
-		HTTP:        c.act.httpHook(),
+		HTTP:        c.act.withHostGuard(ru.enf).httpHook(),
 		Logger:      c.logger,
 		Process:     ru.late.processFunc(),
 		RefuseUDP:   ru.late.refuseUDP,

@@ -268,3 +268,28 @@ func TestPolicyMapHost(t *testing.T) {
 		t.Errorf("policy lines %q; want the mapped address and the name", lines)
 	}
 }
+
+// TestPolicyHostDenied: an HTTP request whose Host the policy denies, on a
+// connection to an allowed name, gets htapod's 403 naming the rule, and
+// never reaches the server; a request with an allowed Host still does.
+func TestPolicyHostDenied(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	script := `curl -sS -H 'Host: evil.example' -w '\nstatus=%{http_code}\n' http://www.lab.test/; ` +
+		`curl -sS -o /dev/null -w 'allowed=%{http_code}\n' http://www.lab.test/`
+	res := e.tap(lab.RunOptions{}, "--allow", "*.lab.test", "--", "sh", "-c", script)
+	stdout, stderr := string(res.Stdout), string(res.Stderr)
+	if !strings.Contains(stdout, "status=403") || !strings.Contains(stdout, "denies evil.example") {
+		t.Fatalf("stdout %q; want htapod's 403 naming the denied Host\nstderr:\n%s", stdout, stderr)
+	}
+	if !strings.Contains(stdout, "allowed=200") {
+		t.Errorf("stdout %q; want the request with an allowed Host answered 200 by the server", stdout)
+	}
+	lines := policyLines(stderr)
+	if len(lines) == 0 || !strings.Contains(strings.Join(lines, "\n"), "at http") {
+		t.Errorf("policy lines %q; want the Host denied at http", lines)
+	}
+	if res.ExitCode != exitDenied {
+		t.Errorf("exit status %d; want %d (a denial happened)", res.ExitCode, exitDenied)
+	}
+}

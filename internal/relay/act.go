@@ -41,11 +41,13 @@ type Act struct {
 var errOffline = errors.New("offline: nothing is dialled")
 
 // actFor asks Config.HTTP about a relayed flow.
-func (f *Forwarder) actFor(src netip.AddrPort, d route.Decision, name string) *Act {
+func (f *Forwarder) actFor(fl *event.Flow, d route.Decision) *Act {
 	if f.cfg.HTTP == nil || d.Action == route.Passthrough {
 		return nil
 	}
-	return f.cfg.HTTP(route.Flow{Proto: event.TCP, Src: src, Dst: d.Dst, Name: name})
+	// The flow as the command asked for it (its id, destination and
+	// process): a policy judges the Host against that, not the rewrite.
+	return f.cfg.HTTP(routeFlow(fl))
 }
 
 // dial opens the upstream leg of a flow, or none (errOffline) when act

@@ -31,7 +31,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	if !ok {
 		return
 	}
-	act := f.actFor(src, d, fl.Name)
+	act := f.actFor(fl, d)
 	untrack := f.track(fl.ID, event.TCP, func() {}) // counted while dialing too
 	defer untrack()
 	up, err := f.dial(fl, d.Dst, act)
