@@ -75,13 +75,15 @@ func (r *Redactor) Wrap(next event.Handler) event.Handler {
 }
 
 // Event returns e with its secrets replaced (a copy when anything
-// changed). Only HTTP events carry what is redacted.
+// changed): HTTP events' headers, query and bodies, and the command line
+// of the process behind any event that names one.
 func (r *Redactor) Event(e event.Event) event.Event {
 	h, ok := e.(*event.HTTP)
 	if !ok {
-		return e
+		return processEvent(e)
 	}
 	c := *h
+	c.Process = process(h.Process)
 	c.ReqHeader = r.fields(h.ReqHeader)
 	c.ReqTrailer = r.fields(h.ReqTrailer)
 	c.RespHeader = r.fields(h.RespHeader)
