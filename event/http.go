@@ -137,6 +137,11 @@ type GRPC struct {
 type WebSocket struct {
 	FlowID uint64
 	Time   time.Time
+	// Server is the flow's destination and Host the name the command
+	// used for it (DNS name or SNI; "" when unknown): a message is matched
+	// by its connection's host as an HTTP exchange is.
+	Server netip.AddrPort
+	Host   string
 	Dir    Direction
 	// Opcode: "text", "binary", "ping", "pong", "close".
 	Opcode string

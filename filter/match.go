@@ -44,6 +44,8 @@ func matchDomain(re *regexp.Regexp, e event.Event) bool {
 		return matchName(re, e.Name) || matchAddr(re, e.Dst.Addr())
 	case *event.TLS:
 		return matchName(re, e.SNI) || matchAddr(re, e.Server.Addr())
+	case *event.WebSocket:
+		return matchName(re, e.Host) || matchAddr(re, e.Server.Addr())
 	}
 	return false
 }
