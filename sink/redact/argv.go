@@ -65,33 +65,35 @@ func redactArgv(args []string) ([]string, bool) {
 	return out, true
 }
 
-// processEvent redacts the process of the events that carry one.
+// processEvent redacts the process of the events that carry one; an
+// event whose process has nothing to redact is returned as it is.
 func processEvent(e event.Event) event.Event {
 	switch e := e.(type) {
 	case *event.Flow:
-		if p := process(e.Process); p != e.Process {
-			c := *e
-			c.Process = p
+		if c := *e; redactIn(&c.Process) {
 			return &c
 		}
 	case *event.FlowOpen:
-		if p := process(e.Process); p != e.Process {
-			c := *e
-			c.Process = p
+		if c := *e; redactIn(&c.Process) {
 			return &c
 		}
 	case *event.DNS:
-		if p := process(e.Process); p != e.Process {
-			c := *e
-			c.Process = p
+		if c := *e; redactIn(&c.Process) {
 			return &c
 		}
 	case *event.Policy:
-		if p := process(e.Process); p != e.Process {
-			c := *e
-			c.Process = p
+		if c := *e; redactIn(&c.Process) {
 			return &c
 		}
 	}
 	return e
+}
+
+// redactIn redacts *p in place (p points into a copy of an event) and
+// says whether anything changed.
+func redactIn(p **event.Process) bool {
+	q := process(*p)
+	changed := q != *p
+	*p = q
+	return changed
 }
