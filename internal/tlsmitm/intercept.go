@@ -161,12 +161,7 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 		protos = []string{st.NegotiatedProtocol}
 	}
 	tap := &lastRead{Conn: client}
-	down := tls.Server(tap, &tls.Config{
-		Certificates: []tls.Certificate{*leaf},
-		NextProtos:   protos,
-		KeyLogWriter: i.clientLog,
-		MinVersion:   tls.VersionTLS10,
-	})
+	down := i.server(tap, leaf, protos)
 	if err := down.HandshakeContext(ctx); err != nil {
 		up.Close()
 		alert := alertOf(err)
@@ -290,4 +285,15 @@ func (l *lastRead) plainAlert() string {
 // the "remote error: tls: …" form.
 func alertName(a tls.AlertError) string {
 	return strings.TrimPrefix(a.Error(), "tls: ")
+}
+
+// server is the command's leg: htapod's leaf, the ALPN it may choose, and
+// the command leg's key log (for the pcapng).
+func (i *Interceptor) server(c net.Conn, leaf *tls.Certificate, protos []string) *tls.Conn {
+	return tls.Server(c, &tls.Config{
+		Certificates: []tls.Certificate{*leaf},
+		NextProtos:   protos,
+		KeyLogWriter: i.clientLog,
+		MinVersion:   tls.VersionTLS10,
+	})
 }

@@ -27,12 +27,7 @@ func (i *Interceptor) Serve(ctx context.Context, client net.Conn, sni string, ds
 		return nil, &Error{Leg: "upstream", Err: err}
 	}
 	tap := &lastRead{Conn: client}
-	down := tls.Server(tap, &tls.Config{
-		Certificates: []tls.Certificate{*leaf},
-		NextProtos:   protos,
-		KeyLogWriter: i.clientLog,
-		MinVersion:   tls.VersionTLS10,
-	})
+	down := i.server(tap, leaf, protos)
 	if err := down.HandshakeContext(ctx); err != nil {
 		alert := alertOf(err)
 		if alert == "" {
