@@ -60,7 +60,7 @@ func (r *Runner) resolver(runDir string, emit event.Handler, enf *policy.Enforce
 		return nil, nil, err
 	}
 	if enf != nil {
-		enf.Resolved = res.Resolved
+		enf.Resolved, enf.Known = res.Resolved, res.Known
 	}
 	return res, []sandbox.Bind{{Src: path, Dst: hostResolvConf, Required: true}}, nil
 }

@@ -239,9 +239,11 @@ type PolicyOptions struct {
 	// Audit applies nothing: every flow goes on, and what the policy
 	// would deny is reported all the same (event.Policy with Audit set).
 	Audit bool
-	// DenyFronting denies a TLS server name or HTTP Host that is not among
-	// the names the command resolved to the flow's address (domain
-	// fronting); without it such a name is only reported.
+	// DenyFronting denies a TLS server name or HTTP Host that did not
+	// resolve to the flow's address when the command resolved the address
+	// for another name or the name to other addresses (domain fronting;
+	// a name never looked up through htapod is not); without it such a
+	// name is only reported.
 	DenyFronting bool
 }
 

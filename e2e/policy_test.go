@@ -177,6 +177,46 @@ func TestPolicySNIDenied(t *testing.T) {
 	}
 }
 
+// TestPolicyFronting: --deny-fronting denies a TLS name that disagrees
+// with what the command resolved — the address of a name it looked up
+// (www.lab.test) spoken to as another (evil.example), or a name it looked
+// up spoken to at an address that is not among its answers — and leaves
+// alone a name the command never looked up through htapod, on an address
+// no lookup gave (curl --resolve): there is nothing to disagree with.
+func TestPolicyFronting(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	e.ServeTCPEcho(net.JoinHostPort(lab.Plain4, "443")) // accepts, never speaks first
+	lookup := `python3 -c 'import socket; socket.getaddrinfo("www.lab.test", 443, socket.AF_INET)'; `
+	tests := []struct {
+		name     string
+		script   string
+		exit     int    // curl's status (htapod keeps a failing command's)
+		fronting string // the policy line's fronting clause, or "" for no policy line
+	}{
+		{"resolve without lookup", "curl -sS -o /dev/null --max-time 10 --resolve www.lab.test:443:" + lab.WWW4 + " https://www.lab.test/", 0, ""},
+		{"looked-up front, other name", "curl -sS -o /dev/null --max-time 10 --connect-to evil.example:443:www.lab.test:443 https://evil.example/",
+			35, "domain fronting: evil.example did not resolve to " + lab.WWW4 + " (www.lab.test did)"},
+		{"looked-up name, other address", lookup + "curl -sS -o /dev/null --max-time 10 --resolve www.lab.test:443:" + lab.Plain4 + " https://www.lab.test/",
+			35, "domain fronting: www.lab.test did not resolve to " + lab.Plain4},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			res := e.tap(lab.RunOptions{}, "--deny-fronting", "--", "sh", "-c", tt.script)
+			if res.ExitCode != tt.exit {
+				t.Fatalf("exit %d; want %d: %v", res.ExitCode, tt.exit, res)
+			}
+			lines := policyLines(string(res.Stderr))
+			switch {
+			case tt.fronting == "" && len(lines) != 0:
+				t.Errorf("policy lines %q; want none: the name was never looked up through htapod", lines)
+			case tt.fronting != "" && (len(lines) == 0 || !strings.Contains(lines[0], "at tls") || !strings.Contains(lines[0], tt.fronting)):
+				t.Errorf("policy lines %q; want the SNI denied at tls with %q", lines, tt.fronting)
+			}
+		})
+	}
+}
+
 // TestPolicyLearn: --learn writes a policy from a run; the same run with
 // it passes; a run that contacts one more host fails and names it.
 func TestPolicyLearn(t *testing.T) {

@@ -23,13 +23,15 @@ type Enforcer struct {
 	// Audit applies nothing: would-be denials are reported and counted,
 	// and every flow goes on.
 	Audit bool
-	// DenyFronting denies a TLS or HTTP name that is not among the names
-	// that resolved to the flow's address (see Resolved); without it such
-	// a name is only reported.
+	// DenyFronting denies a TLS or HTTP name that is fronting (see
+	// Fronting); without it such a name is only reported.
 	DenyFronting bool
 	// Resolved says whether the command resolved name to addr through
 	// htapod's resolver; nil turns the domain fronting check off.
 	Resolved func(name string, addr netip.Addr) bool
+	// Known says whether the command resolved name to any address through
+	// htapod's resolver; nil counts every name as known.
+	Known func(name string) bool
 	// Events receives an event.Policy per denial and per fronting name
 	// (a Report collects them); nil drops them.
 	Events event.Handler
@@ -71,8 +73,7 @@ func (e *Enforcer) judge(f route.Flow) (denied bool, rule string) {
 	}
 	v := e.Policy.Decide(Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port(), Name: name})
 	fronting := ""
-	if stage != event.StageConnect && e.Resolved != nil && normName(name) != normName(f.Name) &&
-		!e.Resolved(normName(name), f.Dst.Addr()) {
+	if stage != event.StageConnect && e.fronting(f, name) {
 		fronting = f.Name
 		if fronting == "" {
 			fronting = f.Dst.Addr().String()
@@ -91,6 +92,20 @@ func (e *Enforcer) judge(f route.Flow) (denied bool, rule string) {
 	}
 	e.report(ev)
 	return ev.Denied, ev.Rule
+}
+
+// fronting says whether name (an SNI or Host) on flow f is domain
+// fronting: name did not resolve to the flow's address, and htapod saw
+// where the command meant to go — the address was an answer for another
+// name (f.Name: the command looked up a front and speaks to it of
+// another name), or name itself was looked up and answered elsewhere. A
+// name never looked up on an address no lookup gave (a literal IP, curl's
+// --resolve or --connect-to to an address) is no evidence: not fronting.
+func (e *Enforcer) fronting(f route.Flow, name string) bool {
+	if e.Resolved == nil || normName(name) == normName(f.Name) || e.Resolved(normName(name), f.Dst.Addr()) {
+		return false
+	}
+	return f.Name != "" || e.Known == nil || e.Known(normName(name))
 }
 
 // AllowDNS decides a query for name to htapod's resolver: false means

@@ -30,6 +30,12 @@ func TestEnforcer(t *testing.T) {
 	sni.SNI = "evil.test"
 	host := allowed
 	host.Host = "api.lab.test:443"
+	// A flow to an address no lookup gave (curl --resolve): its SNI is
+	// fronting only when that name was looked up and answered elsewhere.
+	unnamed := allowed
+	unnamed.Name, unnamed.SNI = "", "never.lab.test"
+	elsewhere := unnamed
+	elsewhere.SNI = "moved.lab.test"
 	tests := []struct {
 		name    string
 		audit   bool
@@ -45,12 +51,15 @@ func TestEnforcer(t *testing.T) {
 		{"denied SNI", false, false, sni, route.Deny, true, "www.lab.test"},
 		{"fronting reported", false, false, host, route.ForwardWithTLS, true, "www.lab.test"},
 		{"fronting denied", false, true, host, route.Deny, true, "www.lab.test"},
+		{"name never looked up", false, true, unnamed, route.ForwardWithTLS, false, ""},
+		{"name resolved elsewhere", false, true, elsewhere, route.Deny, true, "203.0.113.10"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
 			var rec recorder
 			e := &Enforcer{Policy: mustParse(t, "allow *.lab.test\n"), Audit: tt.audit, DenyFronting: tt.fronts,
-				Events: rec.handle, Resolved: func(name string, addr netip.Addr) bool { return name == "www.lab.test" }}
+				Events: rec.handle, Resolved: func(name string, addr netip.Addr) bool { return name == "www.lab.test" },
+				Known: func(name string) bool { return name == "www.lab.test" || name == "moved.lab.test" }}
 			d := e.Route(tt.flow)
 			if d.Action != tt.action {
 				t.Errorf("Route = %v; want %v", d.Action, tt.action)

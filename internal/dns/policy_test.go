@@ -57,4 +57,7 @@ func TestAllowRefuses(t *testing.T) {
 	if !r.Resolved("WWW.lab.test", netip.MustParseAddr("203.0.113.10")) || r.Resolved("evil.lab.test", netip.MustParseAddr("203.0.113.66")) {
 		t.Errorf("Resolved: www.lab.test should be known, the refused name not")
 	}
+	if !r.Known("www.lab.test.") || r.Known("evil.lab.test") || r.Known("never.lab.test") {
+		t.Errorf("Known: only www.lab.test was answered with an address")
+	}
 }

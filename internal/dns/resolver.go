@@ -59,6 +59,7 @@ type Resolver struct {
 	mu    sync.Mutex
 	names map[netip.Addr]string
 	seen  map[nameAddr]struct{} // every name → address answered
+	known map[string]struct{}   // every name answered with an address
 }
 
 // nameAddr is a name (lower-case FQDN with the dot) and an address it
@@ -92,7 +93,8 @@ func New(cfg Config) (*Resolver, error) {
 			st.add(name, a, true)
 		}
 	}
-	return &Resolver{cfg: cfg, hosts: h, static: st, names: map[netip.Addr]string{}, seen: map[nameAddr]struct{}{}}, nil
+	return &Resolver{cfg: cfg, hosts: h, static: st, names: map[netip.Addr]string{},
+		seen: map[nameAddr]struct{}{}, known: map[string]struct{}{}}, nil
 }
 
 func exchange(timeout time.Duration) func(context.Context, *mdns.Msg, string, string) (*mdns.Msg, error) {
@@ -147,6 +149,18 @@ func (r *Resolver) Resolved(name string, addr netip.Addr) bool {
 		}
 	}
 	return false
+}
+
+// Known says whether the command resolved name (any case, final dot or
+// not) to some address — through this resolver or by the hosts file — so
+// that a name never looked up through htapod (a client told its address,
+// as curl's --resolve) is not taken for one that resolved elsewhere.
+func (r *Resolver) Known(name string) bool {
+	fq := mdns.Fqdn(strings.ToLower(name))
+	r.mu.Lock()
+	_, ok := r.known[fq]
+	r.mu.Unlock()
+	return ok || len(r.hosts.byName[fq]) > 0 || len(r.static.byName[fq]) > 0
 }
 
 // Answer resolves one query message. It never returns nil for a query it
@@ -308,9 +322,11 @@ func (r *Resolver) remember(q *mdns.Msg, resp *mdns.Msg) {
 			if len(r.names) >= maxNames || len(r.seen) >= maxNames {
 				clear(r.names)
 				clear(r.seen)
+				clear(r.known)
 			}
 			r.names[a.Unmap()] = name
 			r.seen[nameAddr{name, a.Unmap()}] = struct{}{}
+			r.known[name] = struct{}{}
 		}
 	}
 }

@@ -32,7 +32,11 @@ func formatPolicy(p *event.Policy) string {
 	}
 	fields := []string{"policy", verb, what, "at " + string(p.Stage)}
 	if p.Fronting != "" {
-		fields = append(fields, fmt.Sprintf("domain fronting: %s did not resolve to %s (%s did)", p.Name, p.Dst.Addr(), p.Fronting))
+		why := fmt.Sprintf("(%s did)", p.Fronting)
+		if p.Fronting == p.Dst.Addr().String() { // no name resolved to it
+			why = "(it resolved to other addresses)"
+		}
+		fields = append(fields, fmt.Sprintf("domain fronting: %s did not resolve to %s %s", p.Name, p.Dst.Addr(), why))
 	}
 	if p.Rule != "" {
 		fields = append(fields, "by "+p.Rule)
