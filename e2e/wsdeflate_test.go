@@ -131,3 +131,27 @@ func harMessages(t *testing.T, path string) []string {
 	}
 	return out
 }
+
+// TestWebSocketFilterHAR: a filter that matches only a WebSocket message
+// (--grep on its text) keeps the session's upgrade exchange with it: the
+// report shows the upgrade before the message, and the HAR has the
+// upgrade entry carrying the matching messages (only those).
+func TestWebSocketFilterHAR(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	e.StartWebSocketDeflate()
+	url := "ws://www.lab.test" + port(lab.PortWSDeflate) + "/echo"
+	harPath := filepath.Join(e.Home(), "grep.har")
+	res := e.htapod("--har", harPath, "--grep", "subscribe", "--", "/usr/bin/python3", "-c", wsPython, url)
+	if res.ExitCode != 0 {
+		t.Fatalf("htapod --har --grep subscribe -- python websockets: %v", res)
+	}
+	report := string(res.Stderr)
+	wantExchanges(t, report, []request{{"GET", "http" + strings.TrimPrefix(url, "ws"), "http/1.1"}},
+		[][]string{{"101 Switching Protocols"}})
+	subscribe := `{"op": "subscribe", "channel": "ticker"}`
+	want := []string{"send " + subscribe, "receive " + subscribe}
+	if msgs := harMessages(t, harPath); !slices.Equal(msgs, want) {
+		t.Errorf("HAR _webSocketMessages = %q; want the matching messages %q", msgs, want)
+	}
+}

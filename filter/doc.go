@@ -56,8 +56,10 @@
 // Notice or Unparsed events except through !; a sink should show notices
 // whatever the filter says.
 //
-// WebSocket messages carry no host or URL, so ~d and ~u do not match them:
-// to follow a WebSocket by its host, keep its flow with a FlowSet.
+// A WebSocket message is matched by ~d through its connection's host and
+// server address; it has no URL, so ~u does not match it. A Selector
+// passes a kept message's upgrade exchange on with it (a HAR entry for a
+// WebSocket is its upgrade exchange, carrying the kept messages).
 //
 // # Arguments
 //

@@ -1,6 +1,7 @@
 package filter
 
 import (
+	"strings"
 	"sync"
 
 	"github.com/htapod/htapod/event"
@@ -21,6 +22,10 @@ const maxHeld = 1 << 16
 //     on just before the event that decided it, in order; left out, they
 //     are dropped. An exchange whose filter needs it finished (a status, a
 //     body: Filter.NeedsDone) is decided at its done event.
+//   - A WebSocket message that is kept brings its session's upgrade
+//     exchange (the 101) with it, passed on just before the first such
+//     message when the exchange itself was left out: a HAR entry for a
+//     WebSocket is its upgrade exchange, carrying its messages.
 //   - A flow's own events (its opening, its TLS handshake, its end) are
 //     kept when they match, or when any event of the flow was kept.
 //   - Notices and Unparsed events always pass.
@@ -32,9 +37,10 @@ type Selector struct {
 	holdHeads bool
 	flows     *FlowSet // flows with a kept event
 
-	mu   sync.Mutex
-	exch map[uint64]map[uint32]*exchState // flow → HTTP seq → state
-	held int
+	mu       sync.Mutex
+	exch     map[uint64]map[uint32]*exchState // flow → HTTP seq → state
+	upgrades map[uint64][]event.Event         // flow → its WebSocket upgrade exchange, left out
+	held     int                              // events held in exch and upgrades
 }
 
 type exchState struct {
@@ -45,7 +51,8 @@ type exchState struct {
 // NewSelector returns a Selector for f (a nil f keeps everything),
 // remembering at most limit kept flows (DefaultFlows when limit <= 0).
 func NewSelector(f *Filter, limit int) *Selector {
-	return &Selector{f: f, holdHeads: f.NeedsDone(), flows: NewFlowSet(f, limit), exch: map[uint64]map[uint32]*exchState{}}
+	return &Selector{f: f, holdHeads: f.NeedsDone(), flows: NewFlowSet(f, limit), exch: map[uint64]map[uint32]*exchState{},
+		upgrades: map[uint64][]event.Event{}}
 }
 
 // Select decides e and calls emit for what is kept: e itself, preceded by
@@ -70,6 +77,8 @@ func (s *Selector) Select(e event.Event, emit func(event.Event)) bool {
 			s.held -= len(st.heads)
 		}
 		delete(s.exch, e.ID)
+		s.held -= len(s.upgrades[e.ID])
+		delete(s.upgrades, e.ID)
 		s.mu.Unlock()
 		if keep {
 			out = []event.Event{e}
@@ -79,7 +88,11 @@ func (s *Selector) Select(e event.Event, emit func(event.Event)) bool {
 		if s.flows.Keep(id) || s.match(e, id) {
 			out = []event.Event{e}
 		}
-	default: // WebSocket messages, DNS queries: each its own exchange
+	case *event.WebSocket:
+		if s.match(e, e.FlowID) {
+			out = append(s.takeUpgrade(e.FlowID), e)
+		}
+	default: // DNS queries: each its own exchange
 		if s.match(e, e.Flow()) {
 			out = []event.Event{e}
 		}
@@ -128,8 +141,31 @@ func (s *Selector) http(h *event.HTTP) []event.Event {
 	case !done && s.exch[h.FlowID][h.Seq] == st:
 		st.heads = append(st.heads, h)
 		s.held++
+	case isUpgrade(h) && s.held+len(heads) < maxHeld:
+		s.held -= len(s.upgrades[h.FlowID])
+		s.upgrades[h.FlowID] = append(heads, h)
+		s.held += len(heads) + 1
 	}
 	return nil
+}
+
+// isUpgrade says h is the done event of an exchange that switched its
+// connection to WebSocket.
+func isUpgrade(h *event.HTTP) bool {
+	return h.Phase == event.PhaseDone && h.Status == 101 && strings.EqualFold(h.Upgrade, "websocket")
+}
+
+// takeUpgrade returns the left-out upgrade exchange of flow's WebSocket
+// session, once: a kept message brings it along.
+func (s *Selector) takeUpgrade(flow uint64) []event.Event {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	up := s.upgrades[flow]
+	if up != nil {
+		delete(s.upgrades, flow)
+		s.held -= len(up)
+	}
+	return up
 }
 
 // state returns the state of h's exchange, remembered when there is room

@@ -91,3 +91,46 @@ func TestSelectorReturnsDecision(t *testing.T) {
 		t.Error("Select without a filter = false; want true")
 	}
 }
+
+// TestSelectorWebSocketUpgrade: a kept WebSocket message brings its
+// session's upgrade exchange, left out by the filter, just before it
+// (once); a session none of whose messages is kept brings nothing.
+func TestSelectorWebSocketUpgrade(t *testing.T) {
+	up := func(phase event.HTTPPhase) *event.HTTP {
+		h := exch(1, phase, "/ws", 101)
+		h.Upgrade = "websocket"
+		return h
+	}
+	msg := func(text string) *event.WebSocket {
+		return &event.WebSocket{FlowID: 7, Opcode: "text", Data: []byte(text)}
+	}
+	events := []event.Event{
+		&event.FlowOpen{ID: 7, Proto: event.TCP},
+		up(event.PhaseRequest), up(event.PhaseResponse), up(event.PhaseDone),
+		msg("hello"), msg("secret one"), msg("secret two"),
+		&event.Flow{ID: 7, Proto: event.TCP, End: event.Closed},
+	}
+	tests := []struct {
+		expr string
+		want string
+	}{
+		{"~b secret", "req1 resp1 done1 websocket websocket flow"},
+		{"~websocket & ~b nothing", ""},
+		{"~u /ws", "req1 resp1 done1 flow"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.expr, func(t *testing.T) {
+			s := NewSelector(mustParse(t, tt.expr), 0)
+			var got []string
+			for _, e := range events {
+				s.Select(e, func(e event.Event) { got = append(got, name(e)) })
+			}
+			if g := strings.Join(got, " "); g != tt.want {
+				t.Errorf("Select over a WebSocket session with %q passed %q; want %q", tt.expr, g, tt.want)
+			}
+			if s.held != 0 || len(s.upgrades) != 0 {
+				t.Errorf("after the flow ended, the selector holds %d events of %d upgrades; want none", s.held, len(s.upgrades))
+			}
+		})
+	}
+}
