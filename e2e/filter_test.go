@@ -53,6 +53,43 @@ func TestGrepPerExchange(t *testing.T) {
 	}
 }
 
+// TestFilterTLS: ~tls keeps what travelled in TLS, the HTTP exchanges
+// inside intercepted TLS included; !~tls keeps the clear-text ones. Of an
+// HTTPS and a plain HTTP request, each filter keeps one, in the report and
+// in the HAR file.
+func TestFilterTLS(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	const (
+		secure = "https://www.lab.test/new"
+		plain  = "http://www.lab.test/"
+	)
+	tests := []struct {
+		filter     string
+		want, left string
+	}{
+		{"~tls", secure, plain},
+		{"~http & !~tls", plain, secure},
+	}
+	for i, tt := range tests {
+		t.Run(tt.filter, func(t *testing.T) {
+			harFile := filepath.Join(e.Home(), fmt.Sprintf("tls%d.har", i))
+			res := e.tap(lab.RunOptions{}, "--filter", tt.filter, "--har", harFile, "--", "sh", "-c",
+				"curl -sS -o /dev/null "+secure+" && curl -sS -o /dev/null "+plain)
+			if res.ExitCode != 0 {
+				t.Fatalf("htapod --filter %q: %v", tt.filter, res)
+			}
+			report := string(res.Stderr)
+			if !strings.Contains(report, "GET "+tt.want) || strings.Contains(report, "GET "+tt.left) {
+				t.Errorf("--filter %q: want the report to show GET %s and not GET %s:\n%s", tt.filter, tt.want, tt.left, report)
+			}
+			if urls := harURLs(t, harFile); len(urls) != 1 || urls[0] != tt.want {
+				t.Errorf("--filter %q: HAR entries %q; want only %q", tt.filter, urls, tt.want)
+			}
+		})
+	}
+}
+
 // harURLs returns the request URLs of a HAR file's entries.
 func harURLs(t *testing.T, path string) []string {
 	t.Helper()

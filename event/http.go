@@ -72,6 +72,9 @@ type HTTP struct {
 	// Proto is "HTTP/1.1", "HTTP/1.0", "h2" or "h2c".
 	Proto  string
 	Scheme string // "http" or "https"
+	// TLS says the exchange was carried in TLS that htapod intercepted
+	// (Scheme is what the request says, which a client may set itself).
+	TLS    bool
 	Method string
 	// Authority is the Host header or :authority; Path the request target.
 	Authority, Path string
@@ -142,7 +145,9 @@ type WebSocket struct {
 	// by its connection's host as an HTTP exchange is.
 	Server netip.AddrPort
 	Host   string
-	Dir    Direction
+	// TLS says the message was carried in TLS that htapod intercepted.
+	TLS bool
+	Dir Direction
 	// Opcode: "text", "binary", "ping", "pong", "close".
 	Opcode string
 	Size   int64

@@ -41,7 +41,9 @@
 //	~websocket  WebSocket messages, and the HTTP exchange that upgraded to
 //	            WebSocket.
 //	~dns        DNS queries.
-//	~tls        TLS handshakes.
+//	~tls        what travelled in TLS: TLS handshakes (intercepted or
+//	            not), and the HTTP exchanges and WebSocket messages inside
+//	            TLS that htapod intercepted.
 //	~tcp        what travelled over TCP: TCP flows, DNS over TCP, and HTTP,
 //	            WebSocket and TLS events (htapod dissects those on TCP only).
 //	~udp        UDP flows and DNS over UDP.
@@ -104,7 +106,8 @@
 //	~t json & ~bs '"error"'          JSON answers that mention "error"
 //	~websocket & ~b subscribe        WebSocket messages about subscribing
 //	~udp & !~dns                     UDP flows other than DNS
-//	~tls | ~d '^(www|api)\.'         TLS handshakes, and www.* and api.*
+//	~tls & !~http                    TLS handshakes only
+//	~http & !~tls                    HTTP in clear text
 //
 // --grep REGEX is the same as --filter '~g REGEX'.
 //

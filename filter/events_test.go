@@ -13,7 +13,7 @@ var t0 = time.Date(2025, 3, 1, 12, 0, 0, 0, time.UTC)
 // get is a finished HTTP/1.1 GET over TLS, answered 301 with a
 // gzip-encoded JSON body (Data holds it decoded).
 var get = &event.HTTP{
-	FlowID: 1, Seq: 1, Phase: event.PhaseDone, Proto: "HTTP/1.1", Scheme: "https",
+	FlowID: 1, Seq: 1, Phase: event.PhaseDone, Proto: "HTTP/1.1", Scheme: "https", TLS: true,
 	Method: "GET", Authority: "www.lab.test:8443", Path: "/old?page=2",
 	ReqHeader: []event.Header{
 		{Name: "Host", Value: "www.lab.test:8443"},

@@ -68,7 +68,8 @@ var matchTests = []struct {
 	{"~http", "get postReq post post201 upgrade"},
 	{"~websocket", "upgrade wsUp wsDown wsEnd"},
 	{"~dns", "dnsUDP dnsTCP"},
-	{"~tls", "tls"},
+	{"~tls", "get tls"}, // get was carried in intercepted TLS
+	{"~tls & !~http", "tls"},
 	{"~tcp", "get postReq post post201 dnsTCP upgrade wsUp wsDown wsEnd tls flowTCP"},
 	{"~udp", "dnsUDP flowUDP"},
 
@@ -82,7 +83,7 @@ var matchTests = []struct {
 	{"(~d api | ~d www) & ~c 3xx | ~dns", "get dnsUDP dnsTCP"},
 	{"~d api | ~d www & ~c 3xx", "get postReq post post201 dnsUDP"},
 	{"!~http & !~dns & !~websocket & !~tls & !~tcp & !~udp", "notice unparsed"},
-	{"!!~tls", "tls"},
+	{"!!~tls", "get tls"},
 }
 
 func TestMatch(t *testing.T) {

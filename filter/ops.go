@@ -95,8 +95,15 @@ func init() {
 			return ok
 		}},
 		{name: "~tls", matchKind: func(e event.Event) bool {
-			_, ok := e.(*event.TLS)
-			return ok
+			switch e := e.(type) {
+			case *event.TLS:
+				return true
+			case *event.HTTP:
+				return e.TLS
+			case *event.WebSocket:
+				return e.TLS
+			}
+			return false
 		}},
 		{name: "~tcp", matchKind: func(e event.Event) bool { return e.Net() == event.TCP }},
 		{name: "~udp", matchKind: func(e event.Event) bool { return e.Net() == event.UDP }},

@@ -281,7 +281,7 @@ func ConnectFault(rules []Rule, dst netip.AddrPort, name string) *Rule {
 // Head is the request-head event of r, for filters: method, URL, header
 // fields and the start of the body.
 func Head(r *http.Request) *event.HTTP {
-	h := &event.HTTP{Phase: event.PhaseRequest, Proto: r.Proto, Scheme: r.URL.Scheme,
+	h := &event.HTTP{Phase: event.PhaseRequest, Proto: r.Proto, Scheme: r.URL.Scheme, TLS: r.URL.Scheme == "https",
 		Method: r.Method, Authority: r.Host, Path: r.URL.RequestURI(), Start: time.Now()}
 	if r.ProtoMajor == 2 {
 		h.Proto = "h2"

@@ -41,7 +41,7 @@ func (s *stream) newExchange(rl requestLine, h []event.Header, t time.Time) *exc
 		Server:    s.meta.Dst,
 	}}
 	if s.meta.TLS {
-		x.ev.Scheme = "https"
+		x.ev.Scheme, x.ev.TLS = "https", true
 	}
 	x.ev.Authority, _ = get(h, "Host")
 	switch {

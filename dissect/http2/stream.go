@@ -64,7 +64,7 @@ func (c *conn) newStream(id uint32, start time.Time) *stream {
 		resp: body.New(c.opts.BodyLimit),
 	}
 	if c.meta.TLS {
-		st.ev.Scheme = "https"
+		st.ev.Scheme, st.ev.TLS = "https", true
 	}
 	c.streams[id] = st
 	return st

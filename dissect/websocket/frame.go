@@ -225,7 +225,7 @@ func (p *parser) endFrame(t time.Time) error {
 		m := p.msg
 		p.msg = message{}
 		ev := &event.WebSocket{
-			FlowID: p.s.meta.FlowID, Time: t, Server: p.s.meta.Dst, Host: p.s.meta.Name, Dir: p.dir, Opcode: opcodeNames[m.op],
+			FlowID: p.s.meta.FlowID, Time: t, Server: p.s.meta.Dst, Host: p.s.meta.Name, TLS: p.s.meta.TLS, Dir: p.dir, Opcode: opcodeNames[m.op],
 			Size: m.size, Data: m.data, Truncated: m.truncated,
 		}
 		if m.compressed {
@@ -249,7 +249,7 @@ func (p *parser) emitControl(t time.Time) error {
 	m := p.ctl
 	p.ctl = message{}
 	ev := &event.WebSocket{
-		FlowID: p.s.meta.FlowID, Time: t, Server: p.s.meta.Dst, Host: p.s.meta.Name, Dir: p.dir, Opcode: opcodeNames[m.op], Size: m.size,
+		FlowID: p.s.meta.FlowID, Time: t, Server: p.s.meta.Dst, Host: p.s.meta.Name, TLS: p.s.meta.TLS, Dir: p.dir, Opcode: opcodeNames[m.op], Size: m.size,
 	}
 	if m.op == opClose {
 		// RFC 6455 §5.5.1: a close body starts with a 2-byte status code
