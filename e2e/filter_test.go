@@ -90,6 +90,41 @@ func TestFilterTLS(t *testing.T) {
 	}
 }
 
+// TestSummaryFiltered: the exit summary counts what the filter kept, and
+// its title says so, of how many: of two requests (on two connections)
+// --grep keeps one.
+func TestSummaryFiltered(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	script := "curl -sS -o /dev/null https://www.lab.test/new && curl -sS -o /dev/null https://www.lab.test/data.json"
+	tests := []struct {
+		name  string
+		flags []string
+		title string // the summary's title line
+	}{
+		{"no filter", nil, "htapod summary: 2 flows, 1 hosts"},
+		{"grep", []string{"--grep", "the new page"}, "htapod summary: 1 flows, 1 hosts (filtered: 1 of 2 flows, 1 of 2 requests)"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			args := append(append([]string{"--summary"}, tt.flags...), "--", "sh", "-c", script)
+			res := e.tap(lab.RunOptions{}, args...)
+			if res.ExitCode != 0 {
+				t.Fatalf("htapod %q: %v", args, res)
+			}
+			var title string
+			for _, l := range strings.Split(string(res.Stderr), "\n") {
+				if strings.HasPrefix(l, "htapod summary: ") {
+					title = l
+				}
+			}
+			if title != tt.title {
+				t.Errorf("summary title %q; want %q; report:\n%s", title, tt.title, res.Stderr)
+			}
+		})
+	}
+}
+
 // harURLs returns the request URLs of a HAR file's entries.
 func harURLs(t *testing.T, path string) []string {
 	t.Helper()

@@ -97,6 +97,10 @@ func (o *options) runCommand(opts []htapod.Option, argv []string) int {
 	opts = append(opts, htapod.WithEnv(stripPprofEnv(os.Environ())))
 	sum := summary.New()
 	opts = append(opts, htapod.WithSink(sum))
+	if o.filter != "" || o.grep != "" {
+		// The table counts what the filter kept; its title says of what.
+		opts = append(opts, htapod.WithEventHandler(sum.CountAll()))
+	}
 	status, err := htapod.New(opts...).Run(context.Background(), argv...)
 	if !o.json && !htapodFailed(err) && o.wantSummary(sum.Flows()) {
 		sum.Write(fl.report)

@@ -37,7 +37,13 @@ type Summary struct {
 	// rowOf maps open flows to their row, so that the flow's exchanges
 	// count for the host the flow was counted for.
 	rowOf map[uint64]string
+	// all counts every flow and request of the run, before the filter,
+	// once CountAll's handler was installed; nil: no filter.
+	all *counts
 }
+
+// counts are the flows and HTTP requests of a whole run.
+type counts struct{ flows, requests int }
 
 // New returns an empty Summary.
 func New() *Summary { return &Summary{hosts: map[string]*host{}, rowOf: map[uint64]string{}} }
@@ -56,6 +62,31 @@ func (s *Summary) Flows() int {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.flows
+}
+
+// CountAll returns an event handler that counts every flow and request
+// of the run, the filter's choice or not (for htapod.WithEventHandler),
+// and makes the table say what the filter kept of them: "(filtered: 3 of
+// 12 flows, 5 of 40 requests)". The table itself counts what the Summary
+// was handed, which a run with a filter selects.
+func (s *Summary) CountAll() event.Handler {
+	s.mu.Lock()
+	s.all = &counts{}
+	s.mu.Unlock()
+	return func(e event.Event) {
+		switch e := e.(type) {
+		case *event.Flow:
+			s.mu.Lock()
+			s.all.flows++
+			s.mu.Unlock()
+		case *event.HTTP:
+			if e.Phase == event.PhaseDone {
+				s.mu.Lock()
+				s.all.requests++
+				s.mu.Unlock()
+			}
+		}
+	}
 }
 
 func (s *Summary) row(name string) *host {
@@ -146,7 +177,7 @@ func (s *Summary) Write(w io.Writer) error {
 			fmt.Sprint(h.flows), fmt.Sprint(h.requests), text.Size(h.up), text.Size(h.down), fmt.Sprint(h.tlsFailures)})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "htapod summary: %d flows, %d hosts\n", s.flows, len(rows))
+	fmt.Fprintf(&b, "htapod summary: %d flows, %d hosts%s\n", s.flows, len(rows), s.filtered(rows))
 	widths := make([]int, len(table[0]))
 	for _, r := range table {
 		for i, c := range r {
@@ -164,6 +195,19 @@ func (s *Summary) Write(w io.Writer) error {
 	}
 	_, err := io.WriteString(w, b.String())
 	return err
+}
+
+// filtered is the title's note of what a filter kept, or "". s.mu is
+// held.
+func (s *Summary) filtered(rows []*host) string {
+	if s.all == nil {
+		return ""
+	}
+	requests := 0
+	for _, h := range rows {
+		requests += h.requests
+	}
+	return fmt.Sprintf(" (filtered: %d of %d flows, %d of %d requests)", s.flows, s.all.flows, requests, s.all.requests)
 }
 
 func joinKeys(m map[string]bool) string {

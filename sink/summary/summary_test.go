@@ -40,3 +40,48 @@ func TestSummary(t *testing.T) {
 		t.Errorf("Flows() = %d; want 1", s.Flows())
 	}
 }
+
+// TestSummaryFiltered: with CountAll's handler seeing every event and the
+// Summary only what a filter kept, the title says what was kept of what.
+func TestSummaryFiltered(t *testing.T) {
+	dst := netip.MustParseAddrPort("203.0.113.10:443")
+	flow := func(id uint64) *event.Flow {
+		return &event.Flow{ID: id, Proto: event.TCP, Dst: dst, Name: "www.lab.test", End: event.Closed}
+	}
+	done := func(id uint64) *event.HTTP {
+		return &event.HTTP{FlowID: id, Phase: event.PhaseDone, Proto: "h2", Authority: "www.lab.test"}
+	}
+	tests := []struct {
+		name   string
+		filter bool
+		want   string
+	}{
+		{"no filter", false, "htapod summary: 1 flows, 1 hosts\n"},
+		{"filter", true, "htapod summary: 1 flows, 1 hosts (filtered: 1 of 3 flows, 1 of 4 requests)\n"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			s := New()
+			all := func(event.Event) {}
+			if tt.filter {
+				all = s.CountAll()
+			}
+			for id := uint64(1); id <= 3; id++ {
+				for _, e := range []event.Event{done(id), flow(id)} {
+					all(e)
+				}
+			}
+			all(&event.HTTP{FlowID: 1, Phase: event.PhaseRequest})
+			all(done(1))
+			s.Handle(done(1)) // the filter kept flow 1 and one of its requests
+			s.Handle(flow(1))
+			var b strings.Builder
+			if err := s.Write(&b); err != nil {
+				t.Fatal(err)
+			}
+			if title, _, _ := strings.Cut(b.String(), "HOST"); title != tt.want {
+				t.Errorf("title = %q; want %q", title, tt.want)
+			}
+		})
+	}
+}
