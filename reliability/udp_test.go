@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"net"
+	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -14,18 +15,20 @@ import (
 
 // TestUDPRate runs a request/response stream of 10,000 datagrams a second
 // for 3 s (10 s with -long), directly and through htapod, and wants htapod
-// to lose no more than direct delivery did. Both runs share the machine
-// with whatever else runs on it, so a pair of runs is tried up to three
-// times: a real loss in htapod shows in every pair, a burst of load from
-// elsewhere only in some. Every pair is logged.
+// to lose no more than direct delivery did, within lossMargin. Both runs
+// share the machine with whatever else runs on it, so a pair of runs is
+// tried up to five times: a real loss in htapod shows in every pair, a
+// burst of load from elsewhere only in some. Every pair is logged, with
+// the machine's CPU pressure during htapod's run.
 func TestUDPRate(t *testing.T) {
 	e := newEnv(t)
-	const rate, attempts = 10000, 3
+	const rate, attempts = 10000, 5
 	dur := scale(3*time.Second, 10*time.Second)
 	served := e.serveUDPEcho(addr(portUDPEcho))
 	argv := []string{e.client, "udprate", "-addr", addr(portUDPEcho), "-rate", strconv.Itoa(rate),
 		"-dur", dur.String(), "-limit", (dur + 30*time.Second).String()}
 	want := int64(rate * dur.Seconds())
+	margin := want * lossMarginPermille / 1000
 
 	var failures []string
 	for attempt := 1; attempt <= attempts; attempt++ {
@@ -37,7 +40,9 @@ func TestUDPRate(t *testing.T) {
 		}
 		directServed := served.Swap(0)
 		events := e.path(fmt.Sprintf("events-%d.jsonl", attempt))
+		pressure := cpuPressure()
 		res := e.runTap(dur+time.Minute, lab.RunOptions{}, []string{"--json", "-o", events}, argv...)
+		waited := pressure()
 		h := wantFields(t, res, "udprate")
 		if res.ExitCode != 0 || atoi(h["sent"]) != want {
 			t.Fatalf("through htapod: %v; want %d datagrams sent", res, want)
@@ -52,22 +57,61 @@ func TestUDPRate(t *testing.T) {
 		}
 		up, down := int64(flows[0].num("packets_up")), int64(flows[0].num("packets_down"))
 		t.Logf("attempt %d: without htapod %d of %d datagrams lost (the server answered %d); "+
-			"through htapod %d lost (the server answered %d, htapod relayed %d up and %d down)",
-			attempt, atoi(d["lost"]), want, directServed, atoi(h["lost"]), served.Load(), up, down)
+			"through htapod %d lost (the server answered %d, htapod relayed %d up and %d down; %s)",
+			attempt, atoi(d["lost"]), want, directServed, atoi(h["lost"]), served.Load(), up, down, waited)
 		// htapod counts what it relayed: no more than was sent, and no
 		// less than the client received (its socket may drop some more).
 		if up > want || up < served.Load() || down < atoi(h["recv"]) {
 			t.Errorf("htapod reported %d datagrams up and %d down; the client sent %d and received %s, the server answered %d",
 				up, down, want, h["recv"], served.Load())
 		}
-		if atoi(h["lost"]) <= atoi(d["lost"]) && atoi(h["dup"]) <= atoi(d["dup"]) {
+		if atoi(h["lost"]) <= atoi(d["lost"])+margin && atoi(h["dup"]) <= atoi(d["dup"]) {
 			return
 		}
-		failures = append(failures, fmt.Sprintf("through htapod %s lost and %s twice, without %s lost and %s twice",
-			h["lost"], h["dup"], d["lost"], d["dup"]))
+		failures = append(failures, fmt.Sprintf("through htapod %s lost and %s twice, without %s lost and %s twice (%s)",
+			h["lost"], h["dup"], d["lost"], d["dup"], waited))
 	}
-	t.Errorf("in each of %d pairs of runs at %d datagrams/s htapod lost more than direct delivery: %s",
-		attempts, rate, strings.Join(failures, "; "))
+	t.Errorf("in each of %d pairs of runs at %d datagrams/s htapod lost more than direct delivery and %d more: %s",
+		attempts, rate, margin, strings.Join(failures, "; "))
+}
+
+// lossMarginPermille is how many more datagrams than direct delivery
+// htapod may lose in one run of TestUDPRate, per thousand sent (1%: 300
+// of 30,000, 30 ms of the stream). On a machine with a CPU to spare
+// htapod loses none at this rate. Its path has more to schedule than
+// direct delivery's (the TUN device, gVisor's and the relay's goroutines,
+// each with a bounded queue: the TUN's holds 500 packets), so when other
+// work keeps it off the CPUs for a few tens of milliseconds while the
+// client goes on sending, a queue overflows and a burst is lost, which
+// the kernel alone would have delivered: that is the machine being slow,
+// not htapod losing. A relay that really drops datagrams at this rate —
+// a queue too short for it, a flow torn down mid-stream — loses on every
+// burst, far more than 1%, in every pair of runs.
+const lossMarginPermille = 10
+
+// cpuPressure starts measuring how long tasks on the machine waited for
+// a CPU (the kernel's pressure stall information, "some") and returns the
+// function that says it for the time since, as text for the log.
+func cpuPressure() func() string {
+	read := func() (time.Duration, bool) {
+		b, err := os.ReadFile("/proc/pressure/cpu")
+		if err != nil {
+			return 0, false
+		}
+		line, _, _ := strings.Cut(string(b), "\n")
+		_, total, ok := strings.Cut(line, "total=")
+		us, err := strconv.ParseInt(strings.TrimSpace(total), 10, 64)
+		return time.Duration(us) * time.Microsecond, ok && err == nil
+	}
+	before, ok := read()
+	start := time.Now()
+	return func() string {
+		after, ok2 := read()
+		if !ok || !ok2 {
+			return "no CPU pressure information"
+		}
+		return fmt.Sprintf("tasks waited for a CPU %.0f%% of the run", 100*float64(after-before)/float64(time.Since(start)))
+	}
 }
 
 // TestUDPFlows opens 1,000 UDP flows at once (1,000 source ports), each
