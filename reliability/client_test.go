@@ -281,7 +281,10 @@ func requestResponse(c net.Conn, r *bufio.Reader, i int) error {
 }
 
 // connsMode opens -n connections to the request/response server, all of
-// them before any is used, then does one exchange on each and closes them:
+// them before any is used, then does one exchange on each and closes them
+// (with -graceful, as a careful client does: its FIN, then the server's
+// awaited, so that every connection has ended both ways before the
+// client exits; a connection whose close failed counts as failed):
 //
 //	opened n=N                         when all are open
 //	conns n=N opened=N ok=N failed=N nofile=SOFT/HARD first_err="..."
@@ -289,6 +292,7 @@ func connsMode(fs *flag.FlagSet) func(context.Context) error {
 	addr := fs.String("addr", "", "the request/response server")
 	n := fs.Int("n", 2000, "connections")
 	par := fs.Int("par", 100, "dials at a time")
+	graceful := fs.Bool("graceful", false, "half-close each connection and wait for the server's FIN")
 	return func(ctx context.Context) error {
 		rl, err := raiseNoFile(uint64(*n) + 64)
 		if err != nil {
@@ -339,12 +343,28 @@ func connsMode(fs *flag.FlagSet) func(context.Context) error {
 				c.SetDeadline(time.Now().Add(30 * time.Second))
 				if err := requestResponse(c, bufio.NewReader(c), i); err != nil {
 					fail(fmt.Errorf("exchange %d: %w", i, err))
+					conns[i] = nil
+					c.Close()
 					return
 				}
 				ok.Add(1)
 			})
 		}
 		wg.Wait()
+		if *graceful { // every exchange before any close: all were open at once
+			for i, c := range conns {
+				if c == nil {
+					continue
+				}
+				wg.Go(func() {
+					if err := closeGracefully(c); err != nil {
+						ok.Add(-1)
+						fail(fmt.Errorf("close %d: %w", i, err))
+					}
+				})
+			}
+			wg.Wait()
+		}
 		for _, c := range conns {
 			if c != nil {
 				c.Close()
@@ -357,6 +377,23 @@ func connsMode(fs *flag.FlagSet) func(context.Context) error {
 		}
 		return nil
 	}
+}
+
+// closeGracefully half-closes c and waits for the server's FIN (nothing
+// else may come), within c's deadline.
+func closeGracefully(c net.Conn) error {
+	if err := closeWrite(c); err != nil {
+		return err
+	}
+	var b [1]byte
+	n, err := c.Read(b[:])
+	switch {
+	case n > 0:
+		return fmt.Errorf("%d unexpected bytes after the exchange", n)
+	case errors.Is(err, io.EOF):
+		return nil
+	}
+	return fmt.Errorf("waiting for the server's FIN: %w", err)
 }
 
 func errText(err error) string {
