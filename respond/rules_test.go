@@ -82,7 +82,7 @@ func TestParseFault(t *testing.T) {
 
 func TestRules(t *testing.T) {
 	var rules []Rule
-	for _, s := range []string{"~u /api/users=200:@users.json", "~m POST & ~u /login=401:denied"} {
+	for _, s := range []string{"~u /api/users=200:@users.json", "~m POST & ~u /login=401:denied", "~u /tls-only & ~tls=204"} {
 		r, err := ParseMock(s, "testdata")
 		if err != nil {
 			t.Fatal(err)
@@ -103,6 +103,8 @@ func TestRules(t *testing.T) {
 		{"GET", "https://www.lab.test/login", 0, false, ""},
 		{"GET", "https://slow.lab.test/api/users", 200, true, "mock, fault delay:1s"},
 		{"GET", "https://slow.lab.test/", 0, true, "fault delay:1s"},
+		{"GET", "https://www.lab.test/tls-only", 204, false, "mock"}, // ~tls: inside (intercepted) TLS
+		{"GET", "http://www.lab.test/tls-only", 0, false, ""},
 	}
 	for _, tt := range tests {
 		r := httptest.NewRequest(tt.method, tt.url, strings.NewReader(""))
