@@ -182,7 +182,8 @@ func TestPolicySNIDenied(t *testing.T) {
 // (www.lab.test) spoken to as another (evil.example), or a name it looked
 // up spoken to at an address that is not among its answers — and leaves
 // alone a name the command never looked up through htapod, on an address
-// no lookup gave (curl --resolve): there is nothing to disagree with.
+// no lookup gave (curl --resolve): there is nothing to disagree with; -v
+// says it was not checked.
 func TestPolicyFronting(t *testing.T) {
 	t.Parallel()
 	e := newTLSEnv(t)
@@ -202,9 +203,14 @@ func TestPolicyFronting(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res := e.tap(lab.RunOptions{}, "--deny-fronting", "--", "sh", "-c", tt.script)
+			res := e.tap(lab.RunOptions{}, "-v", "--deny-fronting", "--", "sh", "-c", tt.script)
 			if res.ExitCode != tt.exit {
 				t.Fatalf("exit %d; want %d: %v", res.ExitCode, tt.exit, res)
+			}
+			const unchecked = "htapod  debug: tls name www.lab.test on " + lab.WWW4 + ":443: not resolved through htapod, not checked for domain fronting"
+			if strings.Contains(string(res.Stderr), unchecked) != (tt.fronting == "") {
+				t.Errorf("report says %q: %v; want it only for the name never looked up:\n%s",
+					unchecked, strings.Contains(string(res.Stderr), unchecked), res.Stderr)
 			}
 			lines := policyLines(string(res.Stderr))
 			switch {

@@ -1,6 +1,7 @@
 package policy
 
 import (
+	"fmt"
 	"net"
 	"net/netip"
 	"strings"
@@ -73,10 +74,15 @@ func (e *Enforcer) judge(f route.Flow) (denied bool, rule string) {
 	}
 	v := e.Policy.Decide(Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port(), Name: name})
 	fronting := ""
-	if stage != event.StageConnect && e.fronting(f, name) {
-		fronting = f.Name
-		if fronting == "" {
-			fronting = f.Dst.Addr().String()
+	if stage != event.StageConnect {
+		switch fronts, unchecked := e.fronting(f, name); {
+		case fronts:
+			fronting = f.Name
+			if fronting == "" {
+				fronting = f.Dst.Addr().String()
+			}
+		case unchecked:
+			e.unchecked(stage, name, f.Dst)
 		}
 	}
 	if v.Allow && fronting == "" {
@@ -101,11 +107,24 @@ func (e *Enforcer) judge(f route.Flow) (denied bool, rule string) {
 // another name), or name itself was looked up and answered elsewhere. A
 // name never looked up on an address no lookup gave (a literal IP, curl's
 // --resolve or --connect-to to an address) is no evidence: not fronting.
-func (e *Enforcer) fronting(f route.Flow, name string) bool {
+// unchecked says so: the name could not be checked.
+func (e *Enforcer) fronting(f route.Flow, name string) (fronts, unchecked bool) {
 	if e.Resolved == nil || normName(name) == normName(f.Name) || e.Resolved(normName(name), f.Dst.Addr()) {
-		return false
+		return false, false
 	}
-	return f.Name != "" || e.Known == nil || e.Known(normName(name))
+	if f.Name != "" || e.Known == nil || e.Known(normName(name)) {
+		return true, false
+	}
+	return false, true
+}
+
+// unchecked tells (a debug notice: the report's -v) that name, at stage,
+// on a connection to dst, was not checked for domain fronting.
+func (e *Enforcer) unchecked(stage event.PolicyStage, name string, dst netip.AddrPort) {
+	if e.Events != nil {
+		e.Events(&event.Notice{Time: time.Now(), Level: "debug", Message: fmt.Sprintf(
+			"%s name %s on %s: not resolved through htapod, not checked for domain fronting", stage, name, dst)})
+	}
 }
 
 // AllowDNS decides a query for name to htapod's resolver: false means

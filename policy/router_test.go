@@ -12,14 +12,20 @@ import (
 
 // recorder keeps the events it is handed.
 type recorder struct {
-	mu  sync.Mutex
-	evs []*event.Policy
+	mu      sync.Mutex
+	evs     []*event.Policy
+	notices []string
 }
 
 func (r *recorder) handle(e event.Event) {
 	r.mu.Lock()
 	defer r.mu.Unlock()
-	r.evs = append(r.evs, e.(*event.Policy))
+	switch e := e.(type) {
+	case *event.Policy:
+		r.evs = append(r.evs, e)
+	case *event.Notice:
+		r.notices = append(r.notices, e.Level+": "+e.Message)
+	}
 }
 
 func TestEnforcer(t *testing.T) {
@@ -66,6 +72,12 @@ func TestEnforcer(t *testing.T) {
 			}
 			if got := len(rec.evs) > 0; got != tt.ev {
 				t.Fatalf("events = %d; want some: %v", len(rec.evs), tt.ev)
+			}
+			// A name that could not be checked for fronting says so, for -v.
+			wantNotice := tt.flow.SNI == "never.lab.test"
+			if len(rec.notices) != 0 != wantNotice ||
+				wantNotice && rec.notices[0] != "debug: tls name never.lab.test on 203.0.113.10:443: not resolved through htapod, not checked for domain fronting" {
+				t.Errorf("notices = %q; want one only for a name never looked up", rec.notices)
 			}
 			if tt.ev {
 				ev := rec.evs[0]
