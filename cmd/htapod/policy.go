@@ -59,7 +59,7 @@ func (p *policyFlags) register(fs *flag.FlagSet) {
 	fs.Var(ruleFlag{"deny", &p.rules}, "deny", "deny `PATTERN`; rules decide in the order given, first match wins")
 	fs.Var(ruleFlag{"policy", &p.rules}, "policy", "read allow/deny rules from `FILE` (see docs/policy.md)")
 	fs.BoolVar(&p.audit, "audit", false, "apply no rule: report what the policy would deny")
-	fs.BoolVar(&p.denyFronting, "deny-fronting", false, "deny a TLS/HTTP name that did not resolve to its connection's address")
+	fs.BoolVar(&p.denyFronting, "deny-fronting", false, "deny a TLS/HTTP name that did not resolve to its connection's address, when the name or the address came from a lookup through htapod")
 	fs.StringVar(&p.learn, "learn", "", "write (or add to) policy `FILE` with what the command contacted")
 	fs.BoolVar(&p.noProcess, "no-process", false, "do not look up the process behind each flow")
 }
