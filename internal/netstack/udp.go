@@ -2,7 +2,10 @@ package netstack
 
 import (
 	"net/netip"
+	"os"
+	"time"
 
+	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -19,7 +22,49 @@ type UDPRequest struct {
 	// Conn reads the command's datagrams to Dst and writes datagrams that
 	// the command receives from Dst. Its owner must close it; until then
 	// every datagram of the 4-tuple goes to it.
-	Conn *gonet.UDPConn
+	Conn *UDPConn
+}
+
+// UDPConn is the command's side of a UDP flow: a gonet.UDPConn that can
+// also wait for a datagram without a buffer to read it into, so that an
+// idle flow holds no buffer.
+type UDPConn struct {
+	*gonet.UDPConn
+	ep tcpip.Endpoint
+	wq *waiter.Queue
+}
+
+// WaitReadable blocks until Read would not block: a datagram waits, the
+// conn is closed or has an error for Read to report. It returns
+// os.ErrDeadlineExceeded if none of that happens by deadline (the zero
+// time: no deadline). It reads nothing.
+func (c *UDPConn) WaitReadable(deadline time.Time) error {
+	const mask = waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr
+	if c.ep.Readiness(mask) != 0 {
+		return nil
+	}
+	entry, notify := waiter.NewChannelEntry(mask)
+	c.wq.EventRegister(&entry)
+	defer c.wq.EventUnregister(&entry)
+	if c.ep.Readiness(mask) != 0 { // arrived before the registration
+		return nil
+	}
+	var expired <-chan time.Time
+	if !deadline.IsZero() {
+		wait := time.Until(deadline)
+		if wait <= 0 {
+			return os.ErrDeadlineExceeded
+		}
+		t := time.NewTimer(wait)
+		defer t.Stop()
+		expired = t.C
+	}
+	select {
+	case <-notify:
+		return nil
+	case <-expired:
+		return os.ErrDeadlineExceeded
+	}
 }
 
 func newUDPRequest(st *Stack, r *udp.ForwarderRequest) (*UDPRequest, error) {
@@ -35,6 +80,6 @@ func newUDPRequest(st *Stack, r *udp.ForwarderRequest) (*UDPRequest, error) {
 	return &UDPRequest{
 		Src:  toAddrPort(id.RemoteAddress, id.RemotePort),
 		Dst:  toAddrPort(id.LocalAddress, id.LocalPort),
-		Conn: gonet.NewUDPConn(&wq, ep),
+		Conn: &UDPConn{UDPConn: gonet.NewUDPConn(&wq, ep), ep: ep, wq: &wq},
 	}, nil
 }

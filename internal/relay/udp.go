@@ -18,10 +18,6 @@ import (
 // udpHostBuffer is the receive buffer asked for each host-side UDP socket.
 const udpHostBuffer = 4 << 20
 
-// maxDatagram is the largest UDP payload (IPv4 65535 - 20 - 8; IPv6
-// jumbograms aside).
-const maxDatagram = 65507
-
 // HandleUDP relays one UDP flow: the datagrams between src and dst, over a
 // host socket of its own (a NAT entry), until the flow has been idle for the
 // idle timeout or the forwarder closes. inner is the command's side; the
@@ -93,20 +89,12 @@ func (f *Forwarder) pumpUDP(fl *event.Flow, inner, up net.Conn, idle time.Durati
 	)
 	last.Store(time.Now().UnixNano())
 	stop := func() { once.Do(func() { inner.Close(); up.Close() }) }
-	// A buffer per direction lives as long as the flow: DNS, one flow per
-	// lookup for many programs, gets small ones (its messages rarely pass
-	// 4 KiB; a longer one is cut, as a DNS client's own buffer would).
-	bufLen := maxDatagram
-	if fl.Dst.Port() == 53 {
-		bufLen = 16 << 10
-	}
 	pump := func(dst, src net.Conn, dir Direction, bytes, packets *int64) {
 		defer wg.Done()
 		defer stop()
-		buf := make([]byte, bufLen)
+		read := newDatagramReader(src)
 		for {
-			src.SetReadDeadline(time.Unix(0, last.Load()).Add(idle))
-			n, err := src.Read(buf)
+			buf, n, err := read(time.Unix(0, last.Load()).Add(idle))
 			if err != nil {
 				if errors.Is(err, syscall.ECONNREFUSED) {
 					// An ICMP port unreachable from upstream: the host
@@ -122,12 +110,14 @@ func (f *Forwarder) pumpUDP(fl *event.Flow, inner, up net.Conn, idle time.Durati
 				return
 			}
 			last.Store(time.Now().UnixNano())
+			b := (*buf)[:n]
 			if tee != nil {
-				tee(dir, buf[:n])
+				tee(dir, b)
 			}
 			atomic.AddInt64(bytes, int64(n))
 			atomic.AddInt64(packets, 1)
-			dst.Write(buf[:n])
+			dst.Write(b)
+			datagramBufs.Put(buf)
 		}
 	}
 	wg.Add(2)

@@ -1,10 +1,12 @@
 package relay
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"net"
 	"net/netip"
+	"runtime"
 	"syscall"
 	"testing"
 	"time"
@@ -204,4 +206,64 @@ func TestDrainIgnoresUDPFlows(t *testing.T) {
 	u := startUDPFlow(t, f, testDst, "x")
 	u.expect(t, "x")
 	assertDrained(t, f)
+}
+
+func TestHandleUDPIdleFlowHoldsNoBuffer(t *testing.T) {
+	// Many flows that have passed a datagram each way and now wait: what
+	// they keep on the heap must be a few KiB each, not a 64 KiB read
+	// buffer per direction.
+	const flows = 50 // within the recorder's 64 flow events
+	const perFlow = 16 << 10
+	f, _ := newTestForwarder(t, Config{Router: mapTo(newUDPEcho(t)), UDPIdle: time.Hour})
+	before := heapInUse()
+	for range flows {
+		u := startUDPFlow(t, f, testDst, "hello")
+		u.expect(t, "hello")
+	}
+	grown := int64(heapInUse()) - int64(before)
+	t.Logf("%d idle UDP flows: heap +%d KiB", flows, grown>>10)
+	if grown > flows*perFlow {
+		t.Errorf("%d idle UDP flows grew the heap by %d KiB (%d KiB each); want at most %d KiB each",
+			flows, grown>>10, grown/flows>>10, perFlow>>10)
+	}
+}
+
+// heapInUse is the heap in use by live objects after collections that free
+// what pools and finalizers let go.
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
+}
+
+func TestHandleUDPWholeDatagrams(t *testing.T) {
+	// The largest datagram loopback carries passes whole both ways, on a
+	// DNS flow as on any other.
+	tests := []struct {
+		name string
+		dst  netip.AddrPort
+		size int
+	}{
+		{"largest", testDst, 65507},
+		{"dns", netip.MustParseAddrPort("198.51.100.53:53"), 40 << 10},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			f, rec := newTestForwarder(t, Config{Router: mapTo(newUDPEcho(t)), UDPIdle: 100 * time.Millisecond, DNSIdle: 100 * time.Millisecond})
+			msg := bytes.Repeat([]byte("0123456789abcdef"), tt.size/16+1)[:tt.size]
+			u := startUDPFlow(t, f, tt.dst, string(msg))
+			buf := make([]byte, 1<<16)
+			n, err := u.client.Read(buf)
+			if err != nil || !bytes.Equal(buf[:n], msg) {
+				t.Fatalf("client Read = %d bytes, %v; want the %d bytes sent", n, err, len(msg))
+			}
+			await(t, u.done, "HandleUDP after the idle timeout")
+			if fl := rec.flow(t); fl.Up != int64(tt.size) || fl.Down != int64(tt.size) {
+				t.Errorf("flow Up, Down = %d, %d; want %d both", fl.Up, fl.Down, tt.size)
+			}
+		})
+	}
 }
