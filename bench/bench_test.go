@@ -148,6 +148,11 @@ func (b *bench) runWorkload(w workload) []*line {
 			}
 		}
 	}
+	for _, l := range lines {
+		if n := l.pastaNote(); l.notAbovePasta && n != "" {
+			b.note(l.key, n)
+		}
+	}
 	if w.name == "memory" && len(lines) == 1 && len(all["memory-idle"]) > 0 {
 		lines[0].detail = fmt.Sprintf("(RSS %.1f → %.1f MiB)", median(all["memory-idle"])/1024, median(all["memory-open"])/1024)
 	}

@@ -110,11 +110,8 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 		r.report = filepath.Join(b.lab.Home(), "report.txt")
 		full = append([]string{b.htapod, "-o", r.report, "--upstream-ca", b.pki.CAFile}, b.extra...)
 		full = append(append(full, "--"), argv...)
-	case viaPasta:
-		full = append(slices.Clone(pastaArgs), argv...)
-		full[0] = b.pasta
-	case viaSlirp:
-		full = append([]string{b.slirp}, argv...)
+	case viaPasta, viaSlirp:
+		full = b.refArgv(m, argv)
 	}
 	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
 	if m == tapped && b.profile != "" && !b.profileFaults {
@@ -255,6 +252,17 @@ func (b *bench) findReferences() {
 	if p, err := exec.LookPath("slirp4netns"); err == nil && uerr == nil {
 		b.slirp = b.lab.WriteFile("slirp-run.sh", []byte(fmt.Sprintf(slirpScript, p)), 0o755)
 	}
+}
+
+// refArgv is the command line that runs argv through the reference tool
+// of mode m (viaPasta or viaSlirp).
+func (b *bench) refArgv(m mode, argv []string) []string {
+	if m == viaSlirp {
+		return append([]string{b.slirp}, argv...)
+	}
+	full := append(slices.Clone(pastaArgs), argv...)
+	full[0] = b.pasta
+	return full
 }
 
 // refModes are the reference modes whose tool is installed.

@@ -158,14 +158,33 @@ func (l *line) cells(refs []mode) []string {
 	for _, m := range refs {
 		p := "—"
 		if l.ref {
-			p = cell(median(l.samples[m]))
-			if dp := median(l.samples[direct]); !math.IsNaN(dp) && p != "—" {
-				p += fmt.Sprintf(" (%.2f)", median(l.samples[m])/dp)
+			v := median(l.samples[m])
+			p = cell(v)
+			if !math.IsNaN(d) && d > 0 && p != "—" {
+				if l.unit.lowerBetter {
+					p += strings.Replace(fmt.Sprintf(" (%.2f, +"+l.unit.format+" %s)", v/d, v-d, l.unit.name), "+-", "−", 1)
+				} else {
+					p += fmt.Sprintf(" (%.2f)", v/d)
+				}
 			}
 		}
 		out = append(out, p)
 	}
 	return out
+}
+
+// pastaNote judges the second half of a notAbovePasta row's target:
+// htapod's median against pasta's. It is "" without both figures.
+func (l *line) pastaNote() string {
+	h, p := median(l.samples[tapped]), median(l.samples[viaPasta])
+	if math.IsNaN(h) || math.IsNaN(p) {
+		return ""
+	}
+	met := "met"
+	if h > p {
+		met = "not met"
+	}
+	return fmt.Sprintf("target also ≤ pasta: htapod %s, pasta %s (medians): %s", l.unit.value(h), l.unit.value(p), met)
 }
 
 // tableHeader is the first line of the table.

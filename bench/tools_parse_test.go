@@ -155,15 +155,21 @@ func TestTable(t *testing.T) {
 	lines = []*line{
 		{row: row{label: "TCP up", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.5), ref: true},
 			samples: map[mode][]float64{direct: {40}, tapped: {10}, viaPasta: {8}}},
-		{row: row{label: "start-up", key: "startup", unit: ms, target: addedAtMost(15)},
-			samples: map[mode][]float64{direct: {5}, tapped: {25}}},
+		{row: row{label: "start-up", key: "startup", unit: ms, target: addedAtMost(15), ref: true, notAbovePasta: true},
+			samples: map[mode][]float64{direct: {5}, tapped: {25}, viaPasta: {20}}},
 	}
 	want = `| workload | direct | htapod | ratio htapod/direct | target | met? | pasta (ratio to direct) | slirp4netns (ratio to direct) |
 | --- | --- | --- | --- | --- | --- | --- | --- |
 | TCP up | 40.00 Gbit/s | 10.00 Gbit/s | 0.25 | ≥ 0.5 | no | 8.00 Gbit/s (0.20) | — |
-| start-up | 5.0 ms | 25.0 ms | 5.00 (+20.0 ms) | ≤ +15 ms | no | — | — |
+| start-up | 5.0 ms | 25.0 ms | 5.00 (+20.0 ms) | ≤ +15 ms | no | 20.0 ms (4.00, +15.0 ms) | — |
 `
 	if got := markdownTable(lines, references); got != want {
 		t.Errorf("markdownTable with references =\n%s\nwant\n%s", got, want)
+	}
+	for _, l := range lines {
+		want := map[string]string{"startup": "target also ≤ pasta: htapod 25.0 ms, pasta 20.0 ms (medians): not met"}[l.key]
+		if got := l.pastaNote(); l.notAbovePasta && got != want {
+			t.Errorf("%s: pastaNote() = %q; want %q", l.key, got, want)
+		}
 	}
 }

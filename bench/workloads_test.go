@@ -44,6 +44,9 @@ type row struct {
 	// ref marks the rows that get the reference columns (pasta,
 	// slirp4netns).
 	ref bool
+	// notAbovePasta: the target also asks that htapod's figure be no more
+	// than pasta's (start-up), which a note under the table judges.
+	notAbovePasta bool
 }
 
 // workloads are the benchmark's workloads, in the order of the table.
@@ -88,14 +91,18 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 	}
 	return []workload{
 		{
-			name:   "startup",
-			rows:   []row{{label: "start-up: `htapod -- true` vs `true`", key: "startup", unit: ms, target: addedAtMost(15)}},
-			modes:  []mode{direct, tapped},
+			name: "startup",
+			rows: []row{{label: "start-up: `htapod -- true` vs `true`", key: "startup", unit: ms, target: addedAtMost(40),
+				ref: true, notAbovePasta: true}},
+			modes:  append([]mode{direct, tapped}, b.refModes()...),
 			rounds: b.cfg.startRuns,
 			measure: func(m mode) (metrics, error) {
 				argv := []string{"true"}
-				if m == tapped {
+				switch m {
+				case tapped:
 					argv = []string{b.htapod, "--", "true"}
+				case viaPasta, viaSlirp:
+					argv = b.refArgv(m, argv)
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
@@ -108,14 +115,14 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 		},
 		{
 			name:    "tcp-up",
-			rows:    []row{{label: "TCP bulk, command → server (iperf3 -t " + secs + ")", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.5), ref: true}},
+			rows:    []row{{label: "TCP bulk, command → server (iperf3 -t " + secs + ")", key: "tcp-up", unit: gbits, target: ratioAtLeast(0.6), ref: true}},
 			modes:   tcpModes,
 			measure: iperf("tcp-up"),
 			profile: d - time.Second,
 		},
 		{
 			name:    "tcp-down",
-			rows:    []row{{label: "TCP bulk, server → command (iperf3 -R)", key: "tcp-down", unit: gbits, target: ratioAtLeast(0.5), ref: true}},
+			rows:    []row{{label: "TCP bulk, server → command (iperf3 -R)", key: "tcp-down", unit: gbits, target: ratioAtLeast(0.6), ref: true}},
 			modes:   tcpModes,
 			measure: iperf("tcp-down", "-R"),
 			profile: d - time.Second,
@@ -137,7 +144,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 		b.policyWorkload(secs, timeout, httpURL),
 		{
 			name:    "https-keepalive",
-			rows:    []row{{label: "HTTPS intercepted keep-alive 1 KiB, 10 conns (wrk)", key: "https-keepalive", unit: reqs, target: ratioAtLeast(0.35)}},
+			rows:    []row{{label: "HTTPS intercepted keep-alive 1 KiB, 10 conns (wrk)", key: "https-keepalive", unit: reqs, target: ratioAtLeast(0.4)}},
 			modes:   []mode{direct, tapped},
 			measure: wrk("https-keepalive", "-t", "2", "-c", "10", httpsURL),
 			profile: d - time.Second,
@@ -151,7 +158,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 		},
 		{
 			name:  "h2",
-			rows:  []row{{label: "HTTP/2, 10 conns × 100 streams (h2load -m 100)", key: "h2", unit: reqs, target: ratioAtLeast(0.4)}},
+			rows:  []row{{label: "HTTP/2, 10 conns × 100 streams (h2load -m 100)", key: "h2", unit: reqs, target: ratioAtLeast(0.5)}},
 			modes: []mode{direct, tapped},
 			measure: func(m mode) (metrics, error) {
 				res, err := b.exec(m, timeout, "h2load", "-c", "10", "-m", "100", "-t", "2",
@@ -172,7 +179,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 		},
 		{
 			name:  "tls-bulk",
-			rows:  []row{{label: "TLS bulk download " + byteSize(b.cfg.bulk) + " (curl --http1.1)", key: "tls-bulk", unit: mbytes, target: ratioAtLeast(0.4)}},
+			rows:  []row{{label: "TLS bulk download " + byteSize(b.cfg.bulk) + " (curl --http1.1)", key: "tls-bulk", unit: mbytes, target: ratioAtLeast(0.5)}},
 			modes: []mode{direct, tapped},
 			measure: func(m mode) (metrics, error) {
 				argv := []string{"curl", "-sS", "--http1.1", "--max-time", "300", "-o", "/dev/null", "-w", curlFormat}
