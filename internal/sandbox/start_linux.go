@@ -155,7 +155,7 @@ func foregroundTTY(stdin *os.File) (int, bool) {
 func (b *Box) handshake(spec Spec) error {
 	fd := int(b.sock.Fd())
 	cs := childSpec{NoMount: spec.NoMount, Argv: spec.Argv, Env: spec.Env, Root: spec.Root || spec.NoUser, TUNName: spec.TUNName,
-		MTU: spec.MTU, Addr4: spec.Addr4, Addr6: spec.Addr6, Binds: spec.Binds}
+		MTU: spec.MTU, VnetHdr: spec.VnetHdr, Addr4: spec.Addr4, Addr6: spec.Addr6, Binds: spec.Binds}
 	if err := sendJSON(fd, "spec", cs); err != nil {
 		return &Error{Step: "send spec to box", Err: err}
 	}
