@@ -32,6 +32,10 @@ const (
 // packet (an ACK, a DNS query) must not pin 64 KiB while it is queued.
 const smallPacket = 2048
 
+// maxHeaders bounds the IP and transport headers of a packet: IPv4's 60
+// bytes and TCP's 60 (IPv6's 40 and TCP's 60).
+const maxHeaders = 120
+
 // vnetEndpoint is a link endpoint for a TUN opened with IFF_VNET_HDR and
 // TUNSETOFFLOAD(TUN_F_CSUM): the kernel hands over packets whose TCP and
 // UDP checksums are left for the receiver (which gVisor, with RX checksum
@@ -199,31 +203,40 @@ func (e *vnetEndpoint) readLoop(d stack.NetworkDispatcher) {
 		if e.fixCsum && hdr[0]&vnetNeedsCsum != 0 {
 			completeChecksum(pkt, int(binary.LittleEndian.Uint16(hdr[6:])), int(binary.LittleEndian.Uint16(hdr[8:])))
 		}
-		var payload *buffer.View
+		var payload buffer.Buffer
 		if len(pkt) < smallPacket {
-			payload = buffer.NewViewWithData(pkt)
+			payload = buffer.MakeWithData(pkt)
 		} else {
-			payload, v = v, nil
-			payload.CapLength(n)
-			payload.TrimFront(vnetHdrLen)
+			// The headers go in a small view of their own, the rest stays
+			// in the read buffer: gVisor's IPv4 input takes a second
+			// reference to the header's view and then pulls the header up
+			// again, which copies the whole view when it is shared — 64
+			// KiB per segment for a few dozen bytes of header.
+			head := min(len(pkt), maxHeaders)
+			payload = buffer.MakeWithData(pkt[:head])
+			rest := v
+			v = nil
+			rest.CapLength(n)
+			rest.TrimFront(vnetHdrLen + head)
+			payload.Append(rest)
 		}
-		e.deliver(d, payload)
+		e.deliver(d, header.IPVersion(pkt), payload)
 	}
 }
 
 // deliver hands one IP packet to the stack.
-func (e *vnetEndpoint) deliver(d stack.NetworkDispatcher, v *buffer.View) {
+func (e *vnetEndpoint) deliver(d stack.NetworkDispatcher, version int, b buffer.Buffer) {
 	var proto tcpip.NetworkProtocolNumber
-	switch header.IPVersion(v.AsSlice()) {
+	switch version {
 	case header.IPv4Version:
 		proto = header.IPv4ProtocolNumber
 	case header.IPv6Version:
 		proto = header.IPv6ProtocolNumber
 	default:
-		v.Release()
+		b.Release()
 		return
 	}
-	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithView(v)})
+	pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: b})
 	d.DeliverNetworkPacket(proto, pkt)
 	pkt.DecRef()
 }
