@@ -140,9 +140,12 @@ func (st *Stack) configure(cfg Config) error {
 }
 
 // Close stops the stack and releases every endpoint; open connections are
-// reset. It does not close Config.FD.
+// reset. It does not close Config.FD, but it does close the link
+// endpoint's own duplicate of it: the caller's close of FD must be the
+// last one (sandbox.Box.Close hands the TUN's last reference on).
 func (st *Stack) Close() {
 	st.s.Close()
+	st.s.RemoveNIC(nicID) // stops the reader and closes its copy of FD
 	st.s.Wait()
 }
 

@@ -93,3 +93,19 @@ type childError struct {
 }
 
 func (e *childError) Error() string { return e.Step + ": " + e.Msg }
+
+// childReady is the init's "ok": the box is built; its TUN's fd comes
+// with the message.
+type childReady struct {
+	// Persistent says the TUN device outlives its fds (TUNSETPERSIST): it
+	// goes when the box's network namespace does, in the kernel's own
+	// time, and closing the last fd is quick.
+	Persistent bool
+}
+
+// childReply is what the parent reads back: a childError ("err") or a
+// childReady ("ok").
+type childReply struct {
+	childError
+	childReady
+}
