@@ -117,26 +117,19 @@ func (ru *run) openOutputs() error {
 func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 	c := ru.cfg
 	ru.enf, ru.late = ru.r.enforcer(ru.out.handle), &boxLate{on: !c.enforce.noProcesses}
-	resolver, binds, err := ru.r.resolver(ru.dir, ru.out.handle, ru.enf, ru.late)
-	if err != nil {
-		return Status{Code: 125}, runDirFull(filepath.Dir(ru.dir), err)
-	}
 	intercept := c.intercept
 	if c.namespaces&MountNamespace == 0 && intercept {
 		ru.out.handle(&event.Notice{Time: time.Now(), Level: "warn",
 			Message: "without a mount namespace the box keeps the host's CA bundles: TLS is not intercepted"})
 		intercept = false
 	}
-	// The CA and the trust files are made while the box's init starts
-	// (sandbox.Spec.Prepare): the interceptor needs only the CA.
-	auth, err := ru.r.authority(intercept)
-	if err != nil {
-		return Status{Code: 125}, fmt.Errorf("prepare TLS interception: %w", err)
-	}
-	trust := ru.startTrust(auth)
-	defer trust.wait() // before the run directory is removed
-	fwd := ru.relay(resolver, auth)
-	box, err := ru.startBox(argv, binds, trust)
+	// The box's init starts first: starting it (this binary again, in
+	// new namespaces) is the longest step of htapod's start. The resolver,
+	// the CA and the trust files are made meanwhile; the init waits for
+	// them (sandbox.Spec.Prepare).
+	prep := ru.startPrep(intercept)
+	defer prep.wait() // before the run directory is removed
+	box, err := ru.startBox(argv, prep)
 	if ru.mux != nil {
 		defer ru.mux.Wait(drainGrace) // the command's last lines, after the box
 	}
@@ -144,6 +137,7 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		return Status{Code: 125}, err
 	}
 	defer box.Close()
+	fwd := ru.relay(prep.resolver, prep.auth)
 	if err := ru.late.setBox(box.Pid(), box.Diag); err != nil {
 		ru.out.handle(&event.Notice{Time: time.Now(), Level: "warn", Message: "cannot find the processes behind flows: " + err.Error()})
 	}
@@ -151,6 +145,7 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		Capture: ru.capture,
 		FD:      int(box.TUN.Fd()),
 		MTU:     sandbox.DefaultMTU,
+		VnetHdr: true,
 		TCP:     func(req *netstack.TCPRequest) { fwd.HandleTCP(req.Src, req.Dst, inbound{req}) },
 		UDP:     func(req *netstack.UDPRequest) { fwd.HandleUDP(req.Src, req.Dst, req.Conn) },
 		Logger:  c.logger,
@@ -192,49 +187,68 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 	})
 }
 
-// trustJob writes the files that make the box trust the run's CA, in the
-// background while the box starts.
-type trustJob struct {
-	wg    sync.WaitGroup
-	binds []sandbox.Bind
-	env   []string
-	err   error
+// prepJob makes what the box's init waits for, in the background while
+// the init starts: the resolver (and its resolv.conf), the CA and the
+// files that make the box trust it.
+type prepJob struct {
+	wg       sync.WaitGroup
+	resolver *dns.Resolver
+	auth     *tlsmitm.Authority
+	binds    []sandbox.Bind
+	env      []string
+	err      error
 }
 
-func (ru *run) startTrust(auth *tlsmitm.Authority) *trustJob {
-	t := &trustJob{}
-	t.wg.Add(1)
+func (ru *run) startPrep(intercept bool) *prepJob {
+	p := &prepJob{}
+	p.wg.Add(1)
 	go func() {
-		defer t.wg.Done()
-		t.binds, t.env, t.err = ru.r.trustFiles(auth, ru.dir, &ru.refused, ru.out.handle)
-		t.err = runDirFull(filepath.Dir(ru.dir), t.err)
+		defer p.wg.Done()
+		p.err = ru.prep(p, intercept)
 	}()
-	return t
+	return p
 }
 
-func (t *trustJob) wait() { t.wg.Wait() }
-
-// prepare puts the trust files in the box's spec (sandbox.Spec.Prepare).
-func (t *trustJob) prepare(sp *sandbox.Spec) error {
-	t.wg.Wait()
-	if t.err != nil {
-		return fmt.Errorf("prepare TLS interception: %w", t.err)
+func (ru *run) prep(p *prepJob, intercept bool) error {
+	var err error
+	p.resolver, p.binds, err = ru.r.resolver(ru.dir, ru.out.handle, ru.enf, ru.late)
+	if err != nil {
+		return runDirFull(filepath.Dir(ru.dir), err)
 	}
-	sp.Env = mergeEnv(sp.Env, t.env)
-	sp.Binds = append(sp.Binds, t.binds...)
+	if p.auth, err = ru.r.authority(intercept); err != nil {
+		return fmt.Errorf("prepare TLS interception: %w", err)
+	}
+	trustBinds, env, err := ru.r.trustFiles(p.auth, ru.dir, &ru.refused, ru.out.handle)
+	if err != nil {
+		return fmt.Errorf("prepare TLS interception: %w", runDirFull(filepath.Dir(ru.dir), err))
+	}
+	p.binds, p.env = append(p.binds, trustBinds...), env
+	return nil
+}
+
+func (p *prepJob) wait() { p.wg.Wait() }
+
+// prepare puts the resolver's and trust files in the box's spec
+// (sandbox.Spec.Prepare).
+func (p *prepJob) prepare(sp *sandbox.Spec) error {
+	p.wg.Wait()
+	if p.err != nil {
+		return p.err
+	}
+	sp.Env = mergeEnv(sp.Env, p.env)
+	sp.Binds = append(sp.Binds, p.binds...)
 	return nil
 }
 
 // startBox starts the box's init; the command waits for box.Go.
-func (ru *run) startBox(argv []string, binds []sandbox.Bind, trust *trustJob) (*sandbox.Box, error) {
+func (ru *run) startBox(argv []string, prep *prepJob) (*sandbox.Box, error) {
 	c := ru.cfg
 	box, err := sandbox.Start(sandbox.Spec{
 		Argv: argv, Env: c.env, Root: c.root,
 		NoUser: c.namespaces&UserNamespace == 0, NoMount: c.namespaces&MountNamespace == 0,
 		UTS: c.namespaces&UTSNamespace != 0, IPC: c.namespaces&IPCNamespace != 0,
-		Addr4: BoxAddr4, Addr6: BoxAddr6,
-		Binds:   binds,
-		Prepare: trust.prepare,
+		Addr4: BoxAddr4, Addr6: BoxAddr6, VnetHdr: true,
+		Prepare: prep.prepare,
 		Stdin:   c.stdin, Stdout: ru.stdout, Stderr: ru.stderr,
 	})
 	if ru.mux != nil {

@@ -65,6 +65,16 @@ var clientCases = []clientCase{{
 		})
 	},
 	want: Hello{Version: 0x0303, SupportedVersions: []uint16{0x0304}, SNI: "public.lab.test", ALPN: []string{"h2"}, ECH: true},
+}, {
+	// The key exchange groups, in the client's order (htapod's upstream
+	// leg offers the same kind: no post-quantum hybrid unless the client
+	// offered one).
+	name: "client-groups",
+	gen: func(tb testing.TB) []byte {
+		return clientHello(tb, &tls.Config{ServerName: "lab.test", CurvePreferences: []tls.CurveID{tls.X25519, tls.CurveP256}})
+	},
+	want: Hello{Version: 0x0303, SupportedVersions: []uint16{0x0304, 0x0303}, SNI: "lab.test",
+		SupportedGroups: []uint16{uint16(tls.X25519), uint16(tls.CurveP256)}},
 }}
 
 // checkHello compares got with want on the fields clientCase.want holds,
@@ -78,6 +88,12 @@ func checkHello(tb testing.TB, got *Hello, want Hello, n int) {
 		got.SessionTicket != want.SessionTicket || got.PSK != want.PSK ||
 		!slices.Equal(got.SupportedVersions, want.SupportedVersions) || !slices.Equal(got.ALPN, want.ALPN) {
 		tb.Errorf("Parse = %+v; want %+v", *got, want)
+	}
+	if want.SupportedGroups != nil && !slices.Equal(got.SupportedGroups, want.SupportedGroups) {
+		tb.Errorf("SupportedGroups = %v; want %v", got.SupportedGroups, want.SupportedGroups)
+	}
+	if len(got.SupportedGroups) == 0 && (len(got.SupportedVersions) == 0 || got.SupportedVersions[0] == 0x0304) {
+		tb.Errorf("SupportedGroups = %v; a TLS 1.3 client sends some", got.SupportedGroups)
 	}
 	if len(got.CipherSuites) == 0 {
 		tb.Errorf("CipherSuites = %v; want some", got.CipherSuites)

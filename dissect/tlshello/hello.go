@@ -30,6 +30,7 @@ var ErrIncomplete = errors.New("tlshello: incomplete ClientHello")
 // Extension types (IANA TLS ExtensionType Values) that Hello reports on.
 const (
 	extServerName        = 0      // RFC 6066 §3
+	extSupportedGroups   = 10     // RFC 8446 §4.2.7
 	extALPN              = 16     // RFC 7301 §3.1
 	extSessionTicket     = 35     // RFC 5077 §3.2
 	extPreSharedKey      = 41     // RFC 8446 §4.2.11
@@ -55,6 +56,10 @@ type Hello struct {
 	SNI string
 	// ALPN lists the protocols offered, in order; nil when absent.
 	ALPN []string
+	// SupportedGroups lists the supported_groups extension (key exchange
+	// groups, RFC 8446 §4.2.7) in the client's order, GREASE values
+	// included; nil when absent.
+	SupportedGroups []uint16
 	// CipherSuites lists the cipher suites offered, in order, GREASE
 	// values included.
 	CipherSuites []uint16
@@ -175,6 +180,8 @@ func (h *Hello) parseExtensions(exts cryptobyte.String) error {
 			h.ALPN, err = parseALPN(data)
 		case extSupportedVersions:
 			h.SupportedVersions, err = parseSupportedVersions(data)
+		case extSupportedGroups:
+			h.SupportedGroups, err = parseSupportedGroups(data)
 		case extSessionTicket:
 			h.SessionTicket = true
 		case extPreSharedKey:
@@ -240,6 +247,20 @@ func parseALPN(data cryptobyte.String) ([]string, error) {
 
 // parseSupportedVersions returns the versions of a ClientHello's
 // supported_versions extension (RFC 8446 §4.2.1: versions<2..254>).
+func parseSupportedGroups(data cryptobyte.String) ([]uint16, error) {
+	var list cryptobyte.String
+	if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() || len(list) < 2 || len(list)%2 != 0 {
+		return nil, errors.New("bad supported_groups extension")
+	}
+	gs := make([]uint16, 0, len(list)/2)
+	for !list.Empty() {
+		var g uint16
+		list.ReadUint16(&g)
+		gs = append(gs, g)
+	}
+	return gs, nil
+}
+
 func parseSupportedVersions(data cryptobyte.String) ([]uint16, error) {
 	var list cryptobyte.String
 	if !data.ReadUint8LengthPrefixed(&list) || !data.Empty() || len(list) < 2 || len(list)%2 != 0 {

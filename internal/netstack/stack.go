@@ -29,6 +29,10 @@ type Config struct {
 	FD int
 	// MTU of the device. It must match the MTU set on the TUN.
 	MTU uint32
+	// VnetHdr says that FD is a TUN opened with IFF_VNET_HDR and checksum
+	// offload (sandbox.Spec.VnetHdr): a struct virtio_net_hdr precedes
+	// every packet, and checksums may be left partial.
+	VnetHdr bool
 	// TCP is called in a new goroutine for each new inbound connection,
 	// before the handshake completes. It must call exactly one of the
 	// request's Accept, Reset or Drop.
@@ -64,13 +68,7 @@ func New(cfg Config) (*Stack, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.New(slog.DiscardHandler)
 	}
-	ep, err := fdbased.New(&fdbased.Options{
-		FDs: []int{cfg.FD},
-		MTU: cfg.MTU,
-		// The kernel computes checksums of what it writes to the TUN; only
-		// ours must be computed (TUN without offloads verifies them).
-		RXChecksumOffload: true,
-	})
+	ep, err := linkEndpoint(cfg)
 	if err != nil {
 		return nil, fmt.Errorf("open link endpoint: %w", err)
 	}
@@ -142,8 +140,27 @@ func (st *Stack) configure(cfg Config) error {
 }
 
 // Close stops the stack and releases every endpoint; open connections are
-// reset. It does not close Config.FD.
+// reset. It does not close Config.FD, but it does close the link
+// endpoint's own duplicate of it: the caller's close of FD must be the
+// last one (sandbox.Box.Close hands the TUN's last reference on).
 func (st *Stack) Close() {
 	st.s.Close()
+	st.s.RemoveNIC(nicID) // stops the reader and closes its copy of FD
 	st.s.Wait()
+}
+
+// linkEndpoint returns the link endpoint on cfg.FD: with a virtio-net
+// header, htapod's own (no checksums computed on the inner leg); without,
+// gVisor's fdbased.
+func linkEndpoint(cfg Config) (stack.LinkEndpoint, error) {
+	if cfg.VnetHdr {
+		return newVnetEndpoint(cfg.FD, cfg.MTU, cfg.Capture != nil)
+	}
+	return fdbased.New(&fdbased.Options{
+		FDs: []int{cfg.FD},
+		MTU: cfg.MTU,
+		// The kernel computes checksums of what it writes to the TUN; only
+		// ours must be computed (TUN without offloads verifies them).
+		RXChecksumOffload: true,
+	})
 }

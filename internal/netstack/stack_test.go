@@ -57,6 +57,22 @@ type testNet struct {
 // socketpair. Requests arrive on tn.tcp and tn.udp; the test decides them.
 func newTestNet(tb testing.TB) *testNet {
 	tb.Helper()
+	return newTestNetWith(tb, testNetOptions{})
+}
+
+// testNetOptions vary the link between the two stacks.
+type testNetOptions struct {
+	// vnet runs both ends with a virtio-net header before each packet
+	// (vnetEndpoint): the Stack as with the TUN's offloads, the client
+	// completing the checksums the Stack leaves partial.
+	vnet bool
+	// capture is the Stack's Config.Capture; clientCapture sees every
+	// packet the client stack receives, after its link endpoint.
+	capture, clientCapture Capture
+}
+
+func newTestNetWith(tb testing.TB, opts testNetOptions) *testNet {
+	tb.Helper()
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		tb.Fatalf("socketpair: %v", err)
@@ -70,8 +86,10 @@ func newTestNet(tb testing.TB) *testNet {
 	}
 	tn := &testNet{fds: fds, tcp: make(chan *TCPRequest, 16), udp: make(chan *UDPRequest, 16)}
 	st, err := New(Config{
-		FD:  fds[0],
-		MTU: testMTU,
+		FD:      fds[0],
+		MTU:     testMTU,
+		VnetHdr: opts.vnet,
+		Capture: opts.capture,
 		TCP: func(r *TCPRequest) {
 			select {
 			case tn.tcp <- r:
@@ -93,7 +111,7 @@ func newTestNet(tb testing.TB) *testNet {
 		tb.Fatalf("New: %v", err)
 	}
 	tn.st = st
-	tn.client = newClientStack(tb, fds[1])
+	tn.client = newClientStack(tb, fds[1], opts)
 	tb.Cleanup(func() {
 		tn.client.RemoveNIC(1) // stops its reader
 		tn.client.Close()
@@ -106,11 +124,20 @@ func newTestNet(tb testing.TB) *testNet {
 	return tn
 }
 
-func newClientStack(tb testing.TB, fd int) *stack.Stack {
+func newClientStack(tb testing.TB, fd int, opts testNetOptions) *stack.Stack {
 	tb.Helper()
-	ep, err := fdbased.New(&fdbased.Options{FDs: []int{fd}, MTU: testMTU})
+	var ep stack.LinkEndpoint
+	var err error
+	if opts.vnet {
+		ep, err = newVnetEndpoint(fd, testMTU, true)
+	} else {
+		ep, err = fdbased.New(&fdbased.Options{FDs: []int{fd}, MTU: testMTU})
+	}
 	if err != nil {
 		tb.Fatalf("client link endpoint: %v", err)
+	}
+	if opts.clientCapture != nil {
+		ep = newCaptureEndpoint(ep, opts.clientCapture, &synMemo{})
 	}
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},

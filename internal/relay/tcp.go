@@ -128,7 +128,8 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 			allowed := action == route.ForwardWithTLS && f.cfg.TLS != nil
 			if pick.Intercept(allowed, h, f.cfg.Passthrough) {
 				ev := tlshello.Event(meta, h, time.Now())
-				return f.intercept(fl, meta, ev, &primed{Conn: op.inner, b: buf}, op.outer, act)
+				offer := tlsmitm.Offer{SNI: ev.SNI, ALPN: ev.ALPNOffered, Groups: h.SupportedGroups}
+				return f.intercept(fl, meta, ev, offer, &primed{Conn: op.inner, b: buf}, op.outer, act)
 			}
 			// The TLS dissector reports the hello and the version the
 			// server picked.
@@ -142,8 +143,8 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 }
 
 // intercept terminates TLS on both legs and pipes the plaintext.
-func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, inner, outer Conn, act *Act) (event.End, error) {
-	sess, err := f.cfg.TLS.Intercept(f.ctx, netConn{inner}, netConn{outer}, ev.SNI, ev.ALPNOffered, fl.Upstream)
+func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, offer tlsmitm.Offer, inner, outer Conn, act *Act) (event.End, error) {
+	sess, err := f.cfg.TLS.Intercept(f.ctx, netConn{inner}, netConn{outer}, offer, fl.Upstream)
 	if err != nil {
 		ev.Err = err.Error()
 		var te *tlsmitm.Error

@@ -16,7 +16,8 @@ const envCloser = "_HTAPOD_TUN_CLOSER"
 // reference is handed to a short-lived helper (this binary again) that
 // nobody waits for: it holds a copy of the fd until htapod's own copy is
 // closed, then exits, and the kernel tears the device down in its exit.
-// If the helper cannot start, the fd is closed here, the slow way.
+// If the helper cannot start, the fd is closed here, the slow way. A
+// persistent TUN (childReady) needs none of this: its fd closes at once.
 func (b *Box) Close() error {
 	if b.Diag != nil {
 		b.Diag.Close()
@@ -27,6 +28,9 @@ func (b *Box) Close() error {
 	}
 	tun := b.TUN
 	b.TUN = nil
+	if b.persistent {
+		return tun.Close() // the device stays until the namespace goes
+	}
 	self, err := os.Executable()
 	if err != nil {
 		return tun.Close()

@@ -43,7 +43,7 @@ func runInit() int {
 		fmt.Fprintf(os.Stderr, "htapod: box init: read spec: %v\n", err)
 		return 125
 	}
-	tun, cerr := setup(&spec)
+	tun, persistent, cerr := setup(&spec)
 	if cerr != nil {
 		sendJSON(childFD, "err", cerr)
 		return 125
@@ -54,7 +54,7 @@ func runInit() int {
 	if diag, err := unix.Socket(unix.AF_NETLINK, unix.SOCK_DGRAM|unix.SOCK_CLOEXEC, unix.NETLINK_SOCK_DIAG); err == nil {
 		fds = append(fds, diag)
 	}
-	if err := sendJSON(childFD, "ok", nil, fds...); err != nil {
+	if err := sendJSON(childFD, "ok", childReady{Persistent: persistent}, fds...); err != nil {
 		fmt.Fprintf(os.Stderr, "htapod: box init: send tun: %v\n", err)
 		return 125
 	}
@@ -70,10 +70,10 @@ func runInit() int {
 
 // setup builds the box. Errors name the step and keep the errno, so the
 // parent can explain them.
-func setup(spec *childSpec) (int, *childError) {
+func setup(spec *childSpec) (int, bool, *childError) {
 	if !spec.NoMount {
 		if err := setupMounts(spec.Binds); err != nil {
-			return -1, err
+			return -1, false, err
 		}
 	}
 	return setupNetwork(spec)

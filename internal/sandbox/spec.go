@@ -32,6 +32,11 @@ type Spec struct {
 	TUNName string
 	// MTU of the device; 0 means DefaultMTU.
 	MTU int
+	// VnetHdr opens the TUN with IFF_VNET_HDR and checksum offload
+	// (TUNSETOFFLOAD TUN_F_CSUM): every packet read and written carries a
+	// struct virtio_net_hdr first, and TCP and UDP checksums may be left
+	// partial in both directions.
+	VnetHdr bool
 	// Addr4 and Addr6 are the device's own addresses in the box. A zero
 	// Addr6 leaves the box without IPv6.
 	Addr4, Addr6 netip.Addr
@@ -74,6 +79,7 @@ type childSpec struct {
 	Root    bool
 	TUNName string
 	MTU     int
+	VnetHdr bool
 	Addr4   netip.Addr
 	Addr6   netip.Addr
 	Binds   []Bind
@@ -87,3 +93,19 @@ type childError struct {
 }
 
 func (e *childError) Error() string { return e.Step + ": " + e.Msg }
+
+// childReady is the init's "ok": the box is built; its TUN's fd comes
+// with the message.
+type childReady struct {
+	// Persistent says the TUN device outlives its fds (TUNSETPERSIST): it
+	// goes when the box's network namespace does, in the kernel's own
+	// time, and closing the last fd is quick.
+	Persistent bool
+}
+
+// childReply is what the parent reads back: a childError ("err") or a
+// childReady ("ok").
+type childReply struct {
+	childError
+	childReady
+}

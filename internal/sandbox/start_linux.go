@@ -30,6 +30,8 @@ type Box struct {
 	sigs chan os.Signal
 	// ns names the box's network namespace, for WaitAll.
 	ns string
+	// persistent: the TUN goes with the namespace, not with its last fd.
+	persistent bool
 }
 
 // Start creates the box and returns when it is ready: the TUN fd has
@@ -155,12 +157,13 @@ func foregroundTTY(stdin *os.File) (int, bool) {
 func (b *Box) handshake(spec Spec) error {
 	fd := int(b.sock.Fd())
 	cs := childSpec{NoMount: spec.NoMount, Argv: spec.Argv, Env: spec.Env, Root: spec.Root || spec.NoUser, TUNName: spec.TUNName,
-		MTU: spec.MTU, Addr4: spec.Addr4, Addr6: spec.Addr6, Binds: spec.Binds}
+		MTU: spec.MTU, VnetHdr: spec.VnetHdr, Addr4: spec.Addr4, Addr6: spec.Addr6, Binds: spec.Binds}
 	if err := sendJSON(fd, "spec", cs); err != nil {
 		return &Error{Step: "send spec to box", Err: err}
 	}
-	var ce childError
-	tag, fds, err := recvJSON(fd, &ce)
+	var reply childReply
+	tag, fds, err := recvJSON(fd, &reply)
+	ce := reply.childError
 	if err != nil {
 		return &Error{Step: "set up box", Err: fmt.Errorf("box init died: %w", err)}
 	}
@@ -175,6 +178,7 @@ func (b *Box) handshake(spec Spec) error {
 		return &Error{Step: "set up box", Err: fmt.Errorf("unexpected message %q with %d fds", tag, len(fds))}
 	}
 	b.TUN = os.NewFile(uintptr(fds[0]), "tun")
+	b.persistent = reply.Persistent
 	if len(fds) == 2 {
 		b.Diag = os.NewFile(uintptr(fds[1]), "sock_diag")
 	}

@@ -47,14 +47,24 @@ type Interceptor struct {
 	roots     func() *x509.CertPool
 	keyLog    io.Writer // both legs
 	clientLog io.Writer // the command's leg: keyLog and ClientKeyLog
+	// sessions lets the upstream leg resume TLS sessions with a server it
+	// has met before in this run: a command that opens a new connection
+	// per request would otherwise cost a full handshake and a chain
+	// verification on the upstream leg each time (the server decides, as
+	// it would for the command itself).
+	sessions tls.ClientSessionCache
 }
+
+// upstreamSessions is how many servers' TLS sessions a run keeps.
+const upstreamSessions = 1024
 
 // New returns an Interceptor for cfg.
 func New(cfg Config) *Interceptor {
 	if cfg.HandshakeTimeout == 0 {
 		cfg.HandshakeTimeout = 30 * time.Second
 	}
-	i := &Interceptor{cfg: cfg, roots: func() *x509.CertPool { return cfg.Roots }}
+	i := &Interceptor{cfg: cfg, roots: func() *x509.CertPool { return cfg.Roots },
+		sessions: tls.NewLRUClientSessionCache(upstreamSessions)}
 	if cfg.RootsFunc != nil {
 		i.roots = sync.OnceValue(cfg.RootsFunc)
 	}
@@ -123,12 +133,52 @@ const clientRefused = "the client refused htapod's certificate"
 // it), says that the client refused htapod's certificate.
 func IsClientRefusal(msg string) bool { return strings.HasPrefix(msg, clientRefused) }
 
+// Offer is what the command's ClientHello asked for; the upstream leg
+// asks the real server for the same.
+type Offer struct {
+	SNI  string
+	ALPN []string
+	// Groups are the key exchange groups of the client's supported_groups
+	// (nil: unknown). The upstream leg offers a post-quantum hybrid only
+	// when the client did: its key share costs every handshake a key
+	// generation that a server the client could not have used it with
+	// would not use either.
+	Groups []uint16
+}
+
+// curves returns the upstream leg's key exchange preferences for o: the
+// classical groups when every group the client offered is classical, else
+// nil (crypto/tls's defaults, with its post-quantum hybrids).
+func (o Offer) curves() []tls.CurveID {
+	if len(o.Groups) == 0 {
+		return nil
+	}
+	for _, g := range o.Groups {
+		if !isClassical(g) {
+			return nil
+		}
+	}
+	return []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+}
+
+// isClassical says whether group g is a pre-quantum key exchange: the NIST
+// curves, X25519, X448, the finite-field groups (RFC 8446 §4.2.7) or a
+// GREASE value (RFC 8701).
+func isClassical(g uint16) bool {
+	switch {
+	case g >= 23 && g <= 25, g == 29, g == 30, g >= 256 && g <= 260:
+		return true
+	}
+	return g&0x0f0f == 0x0a0a && g>>8 == g&0xff
+}
+
 // Intercept completes TLS on both legs. client must replay the client's
 // ClientHello (the relay peeked it to read sni and alpn); server is a
 // connected socket to dst. It first connects upstream with the client's SNI
 // and ALPN offer, verifies the real server, then answers the client with a
 // leaf for the server's names and the ALPN protocol the server chose.
-func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sni string, alpn []string, dst netip.AddrPort) (*Session, error) {
+func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, offer Offer, dst netip.AddrPort) (*Session, error) {
+	sni, alpn := offer.SNI, offer.ALPN
 	ctx, cancel := context.WithTimeout(ctx, i.cfg.HandshakeTimeout)
 	defer cancel()
 	serverName := sni
@@ -142,6 +192,8 @@ func (i *Interceptor) Intercept(ctx context.Context, client, server net.Conn, sn
 		InsecureSkipVerify: i.cfg.Insecure,
 		KeyLogWriter:       i.keyLog,
 		MinVersion:         tls.VersionTLS10,
+		ClientSessionCache: i.sessions,
+		CurvePreferences:   offer.curves(),
 	})
 	if err := up.HandshakeContext(ctx); err != nil {
 		i.refuse(ctx, client, err)

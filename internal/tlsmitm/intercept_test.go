@@ -17,6 +17,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/htapod/htapod/event"
 )
 
 // ioTimeout bounds every socket of these tests: nothing waits longer.
@@ -104,6 +106,16 @@ type interception struct {
 // both Intercept and the client's handshake are done.
 func intercept(t *testing.T, up *testUpstream, icfg Config, clientCfg *tls.Config, sni string, alpn []string) *interception {
 	t.Helper()
+	if icfg.HandshakeTimeout == 0 {
+		icfg.HandshakeTimeout = ioTimeout
+	}
+	return interceptWith(t, New(icfg), up, clientCfg, sni, alpn)
+}
+
+// interceptWith is intercept with an Interceptor of the caller's (one
+// that has intercepted before).
+func interceptWith(t *testing.T, i *Interceptor, up *testUpstream, clientCfg *tls.Config, sni string, alpn []string) *interception {
+	t.Helper()
 	fl, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -135,10 +147,7 @@ func intercept(t *testing.T, up *testUpstream, icfg Config, clientCfg *tls.Confi
 	clientDone := make(chan error, 1)
 	go func() { clientDone <- r.client.Handshake() }()
 
-	if icfg.HandshakeTimeout == 0 {
-		icfg.HandshakeTimeout = ioTimeout
-	}
-	r.sess, r.err = New(icfg).Intercept(context.Background(), inner, srv, sni, alpn, up.addr)
+	r.sess, r.err = i.Intercept(context.Background(), inner, srv, Offer{SNI: sni, ALPN: alpn}, up.addr)
 	select {
 	case r.clientErr = <-clientDone:
 	case <-time.After(2 * ioTimeout):
@@ -649,13 +658,70 @@ func TestInterceptOpenSSLClientRefuses(t *testing.T) {
 			}
 			defer srv.Close()
 			_, err = New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout}).
-				Intercept(ctx, inner, srv, "upstream.test", nil, up.addr)
+				Intercept(ctx, inner, srv, Offer{SNI: "upstream.test"}, up.addr)
 			var e *Error
 			if !errors.As(err, &e) || e.Leg != "client" {
 				t.Fatalf("Intercept(openssl %s) error = %v; want *Error Leg client", vers, err)
 			}
 			if want := "unknown certificate authority"; e.Alert != want {
 				t.Errorf("Intercept(openssl %s) Alert = %q; want %q", vers, e.Alert, want)
+			}
+		})
+	}
+}
+
+// TestOfferCurves checks the upstream leg's key exchange: a client that
+// offered only classical groups gets them upstream too (no hybrid key
+// generated for nothing); one that offered a hybrid, or whose groups are
+// unknown, gets crypto/tls's defaults.
+func TestOfferCurves(t *testing.T) {
+	classical := []tls.CurveID{tls.X25519, tls.CurveP256, tls.CurveP384, tls.CurveP521}
+	for _, tc := range []struct {
+		name   string
+		groups []uint16
+		want   []tls.CurveID
+	}{
+		{"unknown", nil, nil},
+		{"openssl 3.0", []uint16{29, 23, 30, 25, 24, 256, 257}, classical},
+		{"grease and x25519", []uint16{0x2a2a, 29, 23}, classical},
+		{"hybrid offered", []uint16{0x2a2a, uint16(tls.X25519MLKEM768), 29, 23}, nil},
+		{"unknown group", []uint16{29, 0x6399}, nil},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			if got := (Offer{Groups: tc.groups}).curves(); !slices.Equal(got, tc.want) {
+				t.Errorf("curves() = %v; want %v", got, tc.want)
+			}
+		})
+	}
+}
+
+// TestInterceptResumesUpstream checks that the upstream leg resumes the TLS
+// session of an earlier flow to the same server (as a command's own
+// client would with a session cache): a command that opens a connection
+// per request costs one full upstream handshake, not one per request.
+// The real server's certificate is still reported on the resumed flow.
+func TestInterceptResumesUpstream(t *testing.T) {
+	fx := newInterceptFixture(t)
+	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(VersionName(vers), func(t *testing.T) {
+			srvCfg := &tls.Config{Certificates: []tls.Certificate{fx.cert}, MaxVersion: vers}
+			srvCfg.SetSessionTicketKeys([][32]byte{{1, 2, 3}}) // both servers below share them
+			i := New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout})
+			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth)}
+			var resumed []bool
+			for range 2 {
+				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
+				if r.err != nil || r.clientErr != nil {
+					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
+				}
+				r.exchange(t) // a TLS 1.3 ticket arrives after the handshake
+				resumed = append(resumed, r.sess.Server.ConnectionState().DidResume)
+				if c := r.sess.Cert; c == nil || c.Subject == "" || c.Verified != event.VerifiedUpstreamCA && c.Verified != event.VerifiedSystem {
+					t.Errorf("Session.Cert = %+v; want the real server's certificate, verified", c)
+				}
+			}
+			if resumed[0] || !resumed[1] {
+				t.Errorf("upstream DidResume = %v; want [false true]", resumed)
 			}
 		})
 	}
