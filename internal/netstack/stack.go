@@ -53,6 +53,8 @@ type Stack struct {
 	log  *slog.Logger
 	fd   int
 	syns *synMemo
+	// reader is the vnet endpoint's, stopped by Close; nil for fdbased.
+	reader interface{ stop() }
 }
 
 const nicID tcpip.NICID = 1
@@ -72,13 +74,17 @@ func New(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open link endpoint: %w", err)
 	}
+	var reader interface{ stop() }
+	if v, ok := ep.(*vnetEndpoint); ok {
+		reader = v
+	}
 	syns := &synMemo{}
 	ep = newCaptureEndpoint(ep, cfg.Capture, syns)
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns}
+	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns, reader: reader}
 	if err := st.configure(cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -140,12 +146,18 @@ func (st *Stack) configure(cfg Config) error {
 }
 
 // Close stops the stack and releases every endpoint; open connections are
-// reset. It does not close Config.FD, but it does close the link
-// endpoint's own duplicate of it: the caller's close of FD must be the
-// last one (sandbox.Box.Close hands the TUN's last reference on).
+// reset. It does not close Config.FD, but it does stop the reader and close
+// the link endpoint's own duplicate of it: the caller's close of FD must be
+// the last one (sandbox.Box.Close hands the TUN's last reference on).
+//
+// Not through gVisor's RemoveNIC: that detaches the endpoint (and waits for
+// its reader) while holding the stack's lock, which the reader may be
+// waiting for to deliver a packet — a deadlock at the end of a busy run.
 func (st *Stack) Close() {
 	st.s.Close()
-	st.s.RemoveNIC(nicID) // stops the reader and closes its copy of FD
+	if st.reader != nil {
+		st.reader.stop()
+	}
 	st.s.Wait()
 }
 

@@ -138,6 +138,14 @@ func (e *vnetEndpoint) ParseHeader(*stack.PacketBuffer) bool { return true }
 // does.
 func (e *vnetEndpoint) Close() { e.file.Close() }
 
+// stop stops the reader and waits until it has returned: closing the file
+// ends its read, and a packet it is delivering is delivered first. The
+// caller must hold none of the stack's locks.
+func (e *vnetEndpoint) stop() {
+	e.file.Close()
+	e.wg.Wait()
+}
+
 // SetOnCloseAction implements stack.LinkEndpoint.
 func (e *vnetEndpoint) SetOnCloseAction(func()) {}
 
