@@ -131,9 +131,16 @@ func unreachable(quoted []byte, host bool) []byte {
 }
 
 // writeRaw writes one IP packet to the TUN beside the stack's own writes
-// (each write is one packet, so they do not interleave).
-func writeRaw(fd int, pkt []byte) error {
-	_, err := unix.Write(fd, pkt)
+// (each write is one packet, so they do not interleave), after an empty
+// virtio-net header when the TUN has them (the packet's checksums are
+// complete).
+func (st *Stack) writeRaw(pkt []byte) error {
+	if !st.vnetHdr {
+		_, err := unix.Write(st.fd, pkt)
+		return err
+	}
+	var hdr [vnetHdrLen]byte
+	_, err := unix.Writev(st.fd, [][]byte{hdr[:], pkt})
 	return err
 }
 
@@ -182,5 +189,5 @@ func portUnreachable(src, dst netip.AddrPort) []byte {
 // port unreachable (see portUnreachable). The flow's UDPRequest.Conn must
 // still be closed by its owner.
 func (s *Stack) RefuseUDP(src, dst netip.AddrPort) error {
-	return writeRaw(s.fd, portUnreachable(src, dst))
+	return s.writeRaw(portUnreachable(src, dst))
 }

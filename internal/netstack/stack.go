@@ -55,6 +55,8 @@ type Stack struct {
 	syns *synMemo
 	// reader is the vnet endpoint's, stopped by Close; nil for fdbased.
 	reader interface{ stop() }
+	// vnetHdr: every packet on fd starts with a virtio-net header.
+	vnetHdr bool
 }
 
 const nicID tcpip.NICID = 1
@@ -84,7 +86,7 @@ func New(cfg Config) (*Stack, error) {
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns, reader: reader}
+	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns, reader: reader, vnetHdr: cfg.VnetHdr}
 	if err := st.configure(cfg); err != nil {
 		s.Close()
 		return nil, err

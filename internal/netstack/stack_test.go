@@ -6,6 +6,7 @@ import (
 	"crypto/rand"
 	"crypto/sha256"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
@@ -372,15 +373,19 @@ func TestTCPRefusal(t *testing.T) {
 		{"Unreachable network", func(r *TCPRequest) { r.Unreachable(false) }, "network is unreachable"},
 		{"Unreachable host", func(r *TCPRequest) { r.Unreachable(true) }, "no route to host"},
 	} {
-		t.Run(tt.name, func(t *testing.T) {
-			tn := newTestNet(t)
-			ch := tn.dial(context.Background(), remote4)
-			tt.decide(tn.tcpRequest(t))
-			d := waitDial(t, ch)
-			if d.err == nil || !strings.Contains(d.err.Error(), tt.want) {
-				t.Errorf("client dial after %s: err = %v; want %q", tt.name, d.err, tt.want)
-			}
-		})
+		// With a virtio-net header on the TUN, the ICMP errors htapod
+		// writes beside the stack need one too.
+		for _, vnet := range []bool{false, true} {
+			t.Run(fmt.Sprintf("%s/vnet=%v", tt.name, vnet), func(t *testing.T) {
+				tn := newTestNetWith(t, testNetOptions{vnet: vnet})
+				ch := tn.dial(context.Background(), remote4)
+				tt.decide(tn.tcpRequest(t))
+				d := waitDial(t, ch)
+				if d.err == nil || !strings.Contains(d.err.Error(), tt.want) {
+					t.Errorf("client dial after %s: err = %v; want %q", tt.name, d.err, tt.want)
+				}
+			})
+		}
 	}
 }
 

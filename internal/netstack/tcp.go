@@ -66,7 +66,7 @@ func (r *TCPRequest) Drop() {
 // without htapod. When the SYN's head is not at hand it answers with a RST.
 func (r *TCPRequest) Unreachable(host bool) {
 	head := r.st.syns.take(synKey{r.Src, r.Dst})
-	if head == nil || writeRaw(r.st.fd, unreachable(head, host)) != nil {
+	if head == nil || r.st.writeRaw(unreachable(head, host)) != nil {
 		r.r.Complete(true)
 		return
 	}
