@@ -4,6 +4,8 @@ import (
 	"os"
 	"os/exec"
 	"syscall"
+
+	"golang.org/x/sys/unix"
 )
 
 // envCloser marks the re-executed helper that closes a TUN for us.
@@ -17,7 +19,11 @@ const envCloser = "_HTAPOD_TUN_CLOSER"
 // nobody waits for: it holds a copy of the fd until htapod's own copy is
 // closed, then exits, and the kernel tears the device down in its exit.
 // If the helper cannot start, the fd is closed here, the slow way. A
-// persistent TUN (childReady) needs none of this: its fd closes at once.
+// persistent TUN (childReady) needs none of this when the box is empty:
+// its fd closes at once, and the kernel removes the device with the box's
+// namespace. When processes the command started are left in the box, the
+// device is made non-persistent first, so that they lose the network at
+// once, as they would with a TUN that was never persistent.
 func (b *Box) Close() error {
 	if b.Diag != nil {
 		b.Diag.Close()
@@ -29,7 +35,13 @@ func (b *Box) Close() error {
 	tun := b.TUN
 	b.TUN = nil
 	if b.persistent {
-		return tun.Close() // the device stays until the namespace goes
+		if len(boxProcesses(b.ns)) == 0 {
+			return tun.Close() // the device goes with the namespace
+		}
+		// Something the command started lives on in the box: it must lose
+		// the network at once (ENETUNREACH), not into a device that no
+		// one reads. The device goes now, with its last close.
+		unix.IoctlSetInt(int(tun.Fd()), unix.TUNSETPERSIST, 0)
 	}
 	self, err := os.Executable()
 	if err != nil {
