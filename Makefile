@@ -43,7 +43,7 @@ vet:
 
 # `sudo make bench` measures what htapod costs against running the same
 # commands directly, side by side in the sealed lab (see bench/doc.go), and
-# writes the table to BENCH_OUT (default bench-results.md). About 10
+# writes the table to BENCH_OUT (default bench-results.md). About 13
 # minutes on 2 cores; `sudo make bench BENCH_QUICK=1` takes about 2.
 bench:
 	bash bench/setup.sh
