@@ -245,26 +245,30 @@ func parseALPN(data cryptobyte.String) ([]string, error) {
 	return protos, nil
 }
 
-// parseSupportedVersions returns the versions of a ClientHello's
-// supported_versions extension (RFC 8446 §4.2.1: versions<2..254>).
+// parseSupportedGroups returns the groups of a ClientHello's
+// supported_groups extension (RFC 8446 §4.2.7: named_group_list<2..2^16-1>).
 func parseSupportedGroups(data cryptobyte.String) ([]uint16, error) {
 	var list cryptobyte.String
-	if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() || len(list) < 2 || len(list)%2 != 0 {
+	if !data.ReadUint16LengthPrefixed(&list) || !data.Empty() {
 		return nil, errors.New("bad supported_groups extension")
 	}
-	gs := make([]uint16, 0, len(list)/2)
-	for !list.Empty() {
-		var g uint16
-		list.ReadUint16(&g)
-		gs = append(gs, g)
-	}
-	return gs, nil
+	return uint16List(list, "supported_groups")
 }
 
+// parseSupportedVersions returns the versions of a ClientHello's
+// supported_versions extension (RFC 8446 §4.2.1: versions<2..254>).
 func parseSupportedVersions(data cryptobyte.String) ([]uint16, error) {
 	var list cryptobyte.String
-	if !data.ReadUint8LengthPrefixed(&list) || !data.Empty() || len(list) < 2 || len(list)%2 != 0 {
+	if !data.ReadUint8LengthPrefixed(&list) || !data.Empty() {
 		return nil, errors.New("bad supported_versions extension")
+	}
+	return uint16List(list, "supported_versions")
+}
+
+// uint16List reads the body of a list of 16-bit values, at least one.
+func uint16List(list cryptobyte.String, ext string) ([]uint16, error) {
+	if len(list) < 2 || len(list)%2 != 0 {
+		return nil, errors.New("bad " + ext + " extension")
 	}
 	vs := make([]uint16, 0, len(list)/2)
 	for !list.Empty() {
