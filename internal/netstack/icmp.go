@@ -131,16 +131,13 @@ func unreachable(quoted []byte, host bool) []byte {
 }
 
 // writeRaw writes one IP packet to the TUN beside the stack's own writes
-// (each write is one packet, so they do not interleave), after an empty
-// virtio-net header when the TUN has them (the packet's checksums are
-// complete).
+// (each write is one packet, so they do not interleave), framed as the
+// link endpoint frames its own.
 func (st *Stack) writeRaw(pkt []byte) error {
-	if !st.vnetHdr {
-		_, err := unix.Write(st.fd, pkt)
-		return err
+	if st.vnet != nil {
+		return st.vnet.writeRaw(pkt)
 	}
-	var hdr [vnetHdrLen]byte
-	_, err := unix.Writev(st.fd, [][]byte{hdr[:], pkt})
+	_, err := unix.Write(st.fd, pkt)
 	return err
 }
 

@@ -53,10 +53,9 @@ type Stack struct {
 	log  *slog.Logger
 	fd   int
 	syns *synMemo
-	// reader is the vnet endpoint's, stopped by Close; nil for fdbased.
-	reader interface{ stop() }
-	// vnetHdr: every packet on fd starts with a virtio-net header.
-	vnetHdr bool
+	// vnet is the link endpoint when the TUN has virtio-net headers
+	// (Config.VnetHdr); nil with gVisor's fdbased.
+	vnet *vnetEndpoint
 }
 
 const nicID tcpip.NICID = 1
@@ -76,17 +75,14 @@ func New(cfg Config) (*Stack, error) {
 	if err != nil {
 		return nil, fmt.Errorf("open link endpoint: %w", err)
 	}
-	var reader interface{ stop() }
-	if v, ok := ep.(*vnetEndpoint); ok {
-		reader = v
-	}
+	vnet, _ := ep.(*vnetEndpoint)
 	syns := &synMemo{}
 	ep = newCaptureEndpoint(ep, cfg.Capture, syns)
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
 	})
-	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns, reader: reader, vnetHdr: cfg.VnetHdr}
+	st := &Stack{s: s, ep: ep, log: cfg.Logger, fd: cfg.FD, syns: syns, vnet: vnet}
 	if err := st.configure(cfg); err != nil {
 		s.Close()
 		return nil, err
@@ -157,8 +153,8 @@ func (st *Stack) configure(cfg Config) error {
 // waiting for to deliver a packet — a deadlock at the end of a busy run.
 func (st *Stack) Close() {
 	st.s.Close()
-	if st.reader != nil {
-		st.reader.stop()
+	if st.vnet != nil {
+		st.vnet.stop()
 	}
 	st.s.Wait()
 }

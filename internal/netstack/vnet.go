@@ -22,7 +22,6 @@ const vnetHdrLen = 10
 // Fields of struct virtio_net_hdr (linux/virtio_net.h).
 const (
 	vnetNeedsCsum = 1 // flags: the checksum at csum_start+csum_offset is partial
-	vnetGSONone   = 0
 	vnetGSOTCPv4  = 1
 	vnetGSOTCPv6  = 4
 )
@@ -167,8 +166,7 @@ func (e *vnetEndpoint) Attach(d stack.NetworkDispatcher) {
 		if e.dispatcher != nil {
 			e.dispatcher = nil
 			e.mu.Unlock()
-			e.file.Close()
-			e.wg.Wait()
+			e.stop()
 			return
 		}
 		e.mu.Unlock()
@@ -258,6 +256,14 @@ func completeChecksum(pkt []byte, start, off int) {
 	}
 	sum := checksum.Checksum(pkt[start:], 0)
 	binary.BigEndian.PutUint16(pkt[start+off:], ^sum)
+}
+
+// writeRaw writes one whole IP packet of htapod's own (an ICMP error, its
+// checksums complete) beside the stack's writes, after an empty header.
+func (e *vnetEndpoint) writeRaw(pkt []byte) error {
+	var hdr [vnetHdrLen]byte
+	_, err := unix.Writev(e.fd, [][]byte{hdr[:], pkt})
+	return err
 }
 
 // WritePackets implements stack.LinkWriter: each packet in one writev,
