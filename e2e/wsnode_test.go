@@ -15,8 +15,9 @@ import (
 	"github.com/htapod/htapod/internal/lab"
 )
 
-// nodeModules is where scripts/test-setup.sh installs Node's ws package.
-const nodeModules = "/usr/local/lib/htapod-node/node_modules"
+// nodeModules is where Debian's node-ws package (installed by
+// scripts/test-setup.sh) puts Node's ws module.
+const nodeModules = "/usr/share/nodejs"
 
 // wsNode is a session of Node's ws client with permessage-deflate on its
 // own terms: the server resets its compressor per message

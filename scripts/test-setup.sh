@@ -34,7 +34,10 @@ wanted=(
 	nginx:nginx
 	/usr/bin/python3:python3
 	node:nodejs
-	npm:npm
+	# Node's ws (the most used Node WebSocket library) negotiates
+	# permessage-deflate on terms of its own; the tests put
+	# /usr/share/nodejs on NODE_PATH.
+	/usr/share/nodejs/ws/package.json:node-ws
 	git:git
 	openssl:openssl
 	h2load:nghttp2-client
@@ -81,15 +84,6 @@ fi
 if [ "${#missing[@]}" -gt 0 ]; then
 	log "installing ${missing[*]}"
 	apt_install "${missing[@]}"
-fi
-
-# Node's ws package (the most used Node WebSocket library) negotiates
-# permessage-deflate with parameters of its own (the WebSocket tests put
-# this directory's node_modules on NODE_PATH). Major version pinned.
-node_dir=/usr/local/lib/htapod-node
-if [ ! -f "$node_dir/node_modules/ws/package.json" ]; then
-	log "installing the Node package ws@8 into $node_dir"
-	(umask 022 && npm install --prefix "$node_dir" --no-audit --no-fund ws@8)
 fi
 
 if [ ! -c /dev/net/tun ]; then
