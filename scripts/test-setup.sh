@@ -34,6 +34,10 @@ wanted=(
 	nginx:nginx
 	/usr/bin/python3:python3
 	node:nodejs
+	# Node's ws (the most used Node WebSocket library) negotiates
+	# permessage-deflate on terms of its own; the tests put
+	# /usr/share/nodejs on NODE_PATH.
+	/usr/share/nodejs/ws/package.json:node-ws
 	git:git
 	openssl:openssl
 	h2load:nghttp2-client
