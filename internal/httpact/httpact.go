@@ -39,6 +39,9 @@ type Config struct {
 	// (URLs are https); ALPN is what was negotiated ("h2" for HTTP/2).
 	TLS  bool
 	ALPN string
+	// H2C says the command opened with HTTP/2's preface without ALPN
+	// (prior knowledge, plaintext gRPC): it is served as HTTP/2.
+	H2C bool
 	// Host is the authority to use when a request carries none (HTTP/1.0
 	// without Host): the SNI or the destination address.
 	Host string
@@ -93,7 +96,7 @@ func Serve(ctx context.Context, client net.Conn, cfg Config) error {
 	if cfg.Abort == nil {
 		cfg.Abort = func() { client.Close() }
 	}
-	if cfg.ALPN == "h2" {
+	if cfg.ALPN == "h2" || cfg.H2C {
 		return serveH2(ctx, client, &cfg)
 	}
 	return serveH1(ctx, client, &cfg)

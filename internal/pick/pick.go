@@ -8,6 +8,7 @@ package pick
 
 import (
 	"bytes"
+	"encoding/binary"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -189,6 +190,21 @@ func undecided(b []byte) bool {
 		}
 	}
 	return false
+}
+
+// H2Prior says the client opened with HTTP/2's preface without
+// negotiating it: prior knowledge, as plaintext gRPC (h2c) does.
+func H2Prior(first []byte) bool { return bytes.HasPrefix(first, h2Preface) }
+
+// H2Settings says a server's first bytes are an HTTP/2 SETTINGS frame,
+// the server's connection preface (RFC 9113 §3.4): an h2c server (gRPC's,
+// x/net's) sends it without waiting for the client's preface.
+func H2Settings(b []byte) bool {
+	if len(b) < 9 {
+		return false
+	}
+	length := int(b[0])<<16 | int(b[1])<<8 | int(b[2])
+	return b[3] == 0x4 && b[4] == 0 && binary.BigEndian.Uint32(b[5:9])&0x7fffffff == 0 && length%6 == 0
 }
 
 func isHTTP1(first []byte) bool {

@@ -12,6 +12,8 @@ import (
 	"testing"
 	"time"
 
+	xhttp2 "golang.org/x/net/http2"
+
 	"github.com/htapod/htapod/dissect"
 	dnsd "github.com/htapod/htapod/dissect/dns"
 	"github.com/htapod/htapod/dissect/http1"
@@ -19,7 +21,6 @@ import (
 	"github.com/htapod/htapod/dissect/tlshello"
 	"github.com/htapod/htapod/event"
 	"github.com/miekg/dns"
-	xhttp2 "golang.org/x/net/http2"
 	"golang.org/x/net/http2/hpack"
 )
 
@@ -377,5 +378,41 @@ func TestLazyGivesUp(t *testing.T) {
 				t.Errorf("lazy fed %s: events %s, error %v; want none, nil", tt.name, kinds(got), err)
 			}
 		})
+	}
+}
+
+// TestH2Settings tells an h2c server's first bytes (SETTINGS, as x/net's
+// framer writes them) from other servers' greetings and other frames.
+func TestH2Settings(t *testing.T) {
+	var buf bytes.Buffer
+	fr := xhttp2.NewFramer(&buf, nil)
+	fr.WriteSettings(xhttp2.Setting{ID: xhttp2.SettingMaxConcurrentStreams, Val: 100}, xhttp2.Setting{ID: xhttp2.SettingInitialWindowSize, Val: 1 << 20})
+	settings := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	fr.WriteSettings()
+	empty := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	fr.WriteSettingsAck()
+	ack := bytes.Clone(buf.Bytes())
+	buf.Reset()
+	fr.WritePing(false, [8]byte{})
+	ping := bytes.Clone(buf.Bytes())
+	for _, tt := range []struct {
+		name string
+		b    []byte
+		want bool
+	}{
+		{"settings", settings, true},
+		{"empty settings", empty, true},
+		{"settings ack", ack, false},
+		{"ping", ping, false},
+		{"short", settings[:8], false},
+		{"smtp", []byte("220 mail.lab.test ESMTP\r\n"), false},
+		{"ssh", []byte("SSH-2.0-OpenSSH_9.2\r\n"), false},
+		{"mysql", []byte("\x4a\x00\x00\x00\x0a8.0.36\x00"), false},
+	} {
+		if got := H2Settings(tt.b); got != tt.want {
+			t.Errorf("H2Settings(%s %x) = %v; want %v", tt.name, tt.b, got, tt.want)
+		}
 	}
 }

@@ -3,6 +3,7 @@ package relay
 import (
 	"context"
 	"errors"
+	"io"
 	"net"
 	"net/netip"
 	"sync/atomic"
@@ -157,6 +158,28 @@ func (f *Forwarder) actOn(fl *event.Flow, meta dissect.Meta, inner, outer Conn, 
 	return f.serveHTTP(fl, meta, &primed{Conn: inner, b: pending}, outer, pending, act)
 }
 
+// actAfterServer goes on with a flow whose server spoke first with HTTP/2
+// SETTINGS (an h2c server does not wait for the client's preface): it
+// waits for the client's first bytes, acts when they are HTTP, and
+// relays the flow otherwise. The server's bytes reach the command either
+// way, after its own first bytes were read.
+func (f *Forwarder) actAfterServer(fl *event.Flow, meta dissect.Meta, op opening, act *Act) (event.End, error) {
+	b, err := readSome(op.inner, nil)
+	if err != nil && len(b) == 0 && err != io.EOF {
+		abort(op.inner)
+		abort(op.outer)
+		return event.Reset, err
+	}
+	if httpact.Looks(b, meta.ALPN) {
+		inner := op.inner
+		if err != nil {
+			inner = &primed{Conn: op.inner, err: err}
+		}
+		return f.actOn(fl, meta, inner, &primed{Conn: op.outer, b: op.b}, b, act)
+	}
+	return f.pipe(fl, meta, &primed{Conn: op.inner, b: b, err: err}, op.outer, op.b, true, nil)
+}
+
 // readSome reads from c until b tells whether it is HTTP (or holds 64
 // bytes, or c ends).
 func readSome(c Conn, b []byte) ([]byte, error) {
@@ -188,7 +211,7 @@ func (f *Forwarder) serveHTTP(fl *event.Flow, meta dissect.Meta, inner, outer Co
 		}
 	}
 	client := &teeConn{Conn: netConn{inner}, tee: feeders.tee(), fl: fl}
-	cfg := httpact.Config{Decide: act.Decide, TLS: meta.TLS, ALPN: meta.ALPN, Host: hostOf(meta),
+	cfg := httpact.Config{Decide: act.Decide, TLS: meta.TLS, ALPN: meta.ALPN, H2C: pick.H2Prior(first), Host: hostOf(meta),
 		Abort: func() { client.aborted.Store(true); abort(inner) }, Marks: marks}
 	if outer != nil {
 		cfg.Upstream = netConn{outer}

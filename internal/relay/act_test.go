@@ -14,6 +14,10 @@ import (
 	"strings"
 	"sync/atomic"
 	"testing"
+	"time"
+
+	"golang.org/x/net/http2"
+	"golang.org/x/net/http2/h2c"
 
 	"github.com/htapod/htapod/dissect"
 	"github.com/htapod/htapod/event"
@@ -183,5 +187,85 @@ func TestActNotHTTP(t *testing.T) {
 	await(t, done, "HandleTCP")
 	if fl := events.flow(t); fl.End != event.Closed || fl.Up != int64(len(msg)) {
 		t.Errorf("flow = %+v; want closed, %d bytes up", fl, len(msg))
+	}
+}
+
+// TestActOnH2C acts on HTTP/2 with prior knowledge (h2c, as plaintext
+// gRPC speaks it) whichever side speaks first: a server that waits for
+// the client's preface (x/net's h2c handler) and one that sends its
+// SETTINGS at once (x/net's Server on the bare connection, as gRPC's
+// server does). Either way the command's requests are mocked or
+// forwarded per request.
+func TestActOnH2C(t *testing.T) {
+	for _, tt := range []struct {
+		name        string
+		serverFirst bool
+	}{{"client first", false}, {"server first", true}} {
+		t.Run(tt.name, func(t *testing.T) {
+			h := http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+				io.WriteString(w, "origin "+r.Proto+" "+r.URL.Path)
+			})
+			var addr net.Addr
+			if tt.serverFirst {
+				ln, err := net.Listen("tcp", "127.0.0.1:0")
+				if err != nil {
+					t.Fatal(err)
+				}
+				t.Cleanup(func() { ln.Close() })
+				go func() {
+					for {
+						c, err := ln.Accept()
+						if err != nil {
+							return
+						}
+						go (&http2.Server{}).ServeConn(c, &http2.ServeConnOpts{Handler: h})
+					}
+				}()
+				addr = ln.Addr()
+			} else {
+				origin := httptest.NewServer(h2c.NewHandler(h, &http2.Server{}))
+				t.Cleanup(origin.Close)
+				addr = origin.Listener.Addr()
+			}
+			f, events := newTestForwarder(t, Config{
+				Router:  mapTo(addr),
+				Dissect: pick.Stream(dissect.Options{}),
+				HTTP:    func(route.Flow) *Act { return &Act{Decide: mockPath} },
+			})
+			in := newTestInbound(t)
+			done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+			if tt.serverFirst {
+				// Let the server's SETTINGS reach htapod before the preface
+				// (were it later, the test would take the other order).
+				time.Sleep(100 * time.Millisecond)
+			}
+			rt := &http2.Transport{AllowHTTP: true, DialTLSContext: func(context.Context, string, string, *tls.Config) (net.Conn, error) {
+				return in.client, nil
+			}}
+			c := &http.Client{Transport: rt, Timeout: testTimeout}
+			for _, p := range []struct{ path, want string }{
+				{"/a", "origin HTTP/2.0 /a"}, {"/mock", "mocked http://www.lab.test/mock"},
+			} {
+				resp, err := c.Get("http://www.lab.test" + p.path)
+				if err != nil {
+					t.Fatalf("GET %s: %v", p.path, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				resp.Body.Close()
+				if string(b) != p.want {
+					t.Errorf("GET %s = %q; want %q", p.path, b, p.want)
+				}
+			}
+			rt.CloseIdleConnections()
+			in.client.Close()
+			await(t, done, "HandleTCP")
+			var actions []string
+			for _, h := range events.httpDone() {
+				actions = append(actions, h.Proto+" "+h.Path+"="+h.Action)
+			}
+			if got, want := strings.Join(actions, ", "), "h2c /a=, h2c /mock=mock"; got != want {
+				t.Errorf("exchanges reported %q; want %q", got, want)
+			}
+		})
 	}
 }

@@ -114,6 +114,9 @@ func (f *Forwarder) relayTCP(fl *event.Flow, action route.Action, inner, outer C
 		abort(outer)
 		return event.Reset, err
 	}
+	if act != nil && op.serverFirst && pick.H2Settings(op.b) {
+		return f.actAfterServer(fl, meta, op, act)
+	}
 	var hello *tlshello.Hello // of a TLS flow relayed untouched
 	if !op.serverFirst && pick.IsTLS(op.b) {
 		h, buf, err := pick.ReadHello(op.inner, op.b)
