@@ -104,6 +104,34 @@ func TestRulesLeaveOtherProtocols(t *testing.T) {
 	}
 }
 
+// TestRulesActOnGRPC puts a fault on gRPC's health check, over TLS (h2)
+// and in plaintext (h2c with prior knowledge, whose server sends its
+// SETTINGS without waiting for the client): the client gets the 503 as
+// gRPC's Unavailable, and the report marks the fault.
+func TestRulesActOnGRPC(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	e.StartGRPC()
+	client := lab.Client(t)
+	for _, tt := range []struct {
+		name string
+		argv []string
+	}{
+		{"grpc tls", []string{client, "grpc", "-tls", "www.lab.test" + port(lab.PortGRPCTLS), ""}},
+		{"grpc h2c", []string{client, "grpc", "www.lab.test" + port(lab.PortGRPCH2C), ""}},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			r := e.tap(lab.RunOptions{}, append([]string{"--fault", "~u /grpc.health.v1.Health/Check=status:503", "--"}, tt.argv...)...)
+			if r.ExitCode != 3 || !strings.HasPrefix(string(r.Stdout), "Unavailable: unexpected HTTP status code received from server: 503") {
+				t.Fatalf("%q through htapod with a fault on its call: %v; want exit 3 and Unavailable for the 503", tt.argv, r)
+			}
+			if !strings.Contains(string(r.Stderr), "[fault status:503]") {
+				t.Errorf("report does not mark the fault:\n%s", r.Stderr)
+			}
+		})
+	}
+}
+
 // TestConnectFaults refuses or blackholes the connections to a host,
 // whatever they carry: the client fails to connect, at once or after its
 // own timeout, and the report says which rule did it.
