@@ -59,5 +59,6 @@ func (b *bench) policyWorkload(secs string, timeout time.Duration, url string) w
 			}
 			return metrics{"http-policy": w.rate()}, nil
 		},
+		profile: b.cfg.dur - time.Second, // of the run with the policy
 	}
 }

@@ -23,6 +23,8 @@ type h1 struct {
 	utap   *tap
 	reused bool   // the upstream leg answered a request before
 	head   []byte // the bytes of the request head being served, or nil
+	up     gather // what is forwarded upstream
+	down   gather // what is relayed to the client
 }
 
 func serveH1(ctx context.Context, client net.Conn, cfg *Config) error {
@@ -133,10 +135,13 @@ func (s *h1) send(req *http.Request) error {
 		out.RequestURI = ""
 		return out.Write(up)
 	}
-	if _, err := up.Write(s.head); err != nil {
+	g := &s.up
+	g.reset(up, s.br, chunked(req.TransferEncoding))
+	g.Write(s.head)
+	if err := writeBody(g, g.body(req.Body), g.chunked, func() http.Header { return req.Trailer }); err != nil {
 		return err
 	}
-	return writeBody(up, req.Body, chunked(req.TransferEncoding), func() http.Header { return req.Trailer })
+	return g.Flush()
 }
 
 // relay writes a forwarded response to the client: its head as the server
@@ -151,13 +156,15 @@ func (s *h1) relay(req *http.Request, resp *http.Response, head []byte, f *respo
 	if f != nil && f.Throttle > 0 {
 		w = &throttled{w: w, rate: f.Throttle}
 	}
-	if _, err := w.Write(head); err != nil {
-		return fmt.Errorf("write response: %w", err)
+	g := &s.down
+	g.reset(w, s.ubr, chunked(resp.TransferEncoding))
+	g.Write(head)
+	if !bodyless(req.Method, resp.StatusCode) {
+		if err := writeBody(g, g.body(resp.Body), g.chunked, func() http.Header { return resp.Trailer }); err != nil {
+			return fmt.Errorf("write response: %w", err)
+		}
 	}
-	if bodyless(req.Method, resp.StatusCode) {
-		return nil
-	}
-	if err := writeBody(w, resp.Body, chunked(resp.TransferEncoding), func() http.Header { return resp.Trailer }); err != nil {
+	if err := g.Flush(); err != nil {
 		return fmt.Errorf("write response: %w", err)
 	}
 	return nil

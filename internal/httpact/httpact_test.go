@@ -406,3 +406,54 @@ func TestServeH2Stream(t *testing.T) {
 		t.Fatal("the stream stalled: the request body was held")
 	}
 }
+
+// TestServeH1Streams forwards a response whose server sends part of the
+// body and waits for the client to have it before it sends the rest (a
+// server-sent event stream, a long poll): the head and what came with it
+// reach the client at once, though htapod gathers a head and the body in
+// hand into one write. Chunked and with a Content-Length.
+func TestServeH1Streams(t *testing.T) {
+	for _, tt := range []struct{ name, head, part1, part2, want1, want2 string }{
+		{"chunked", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n", "6\r\nevent1\r\n", "6\r\nevent2\r\n0\r\n\r\n", "event1", "event2"},
+		{"length", "HTTP/1.1 200 OK\r\nContent-Length: 12\r\n\r\n", "event1", "event2", "event1", "event2"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up, origin := net.Pipe()
+			got1 := make(chan struct{})
+			go func() {
+				br := bufio.NewReader(origin)
+				if _, err := http.ReadRequest(br); err != nil {
+					return
+				}
+				io.WriteString(origin, tt.head+tt.part1)
+				select {
+				case <-got1:
+				case <-time.After(5 * time.Second):
+				}
+				io.WriteString(origin, tt.part2)
+			}()
+			cmd, leg := net.Pipe()
+			go func() {
+				Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), Upstream: up})
+				leg.Close()
+			}()
+			t.Cleanup(func() { cmd.Close(); up.Close(); origin.Close() })
+			go io.WriteString(cmd, "GET /events HTTP/1.1\r\nHost: lab.test\r\n\r\n")
+			cmd.SetReadDeadline(time.Now().Add(2 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(cmd), nil)
+			if err != nil {
+				t.Fatalf("the head did not come before the rest of the body: %v", err)
+			}
+			b := make([]byte, 6)
+			if _, err := io.ReadFull(resp.Body, b); err != nil || string(b) != tt.want1 {
+				t.Fatalf("first part %q, %v; want %q before the server sends more", b, err, tt.want1)
+			}
+			close(got1)
+			cmd.SetReadDeadline(time.Now().Add(5 * time.Second))
+			rest, err := io.ReadAll(resp.Body)
+			if err != nil || string(rest) != tt.want2 {
+				t.Errorf("rest %q, %v; want %q", rest, err, tt.want2)
+			}
+		})
+	}
+}

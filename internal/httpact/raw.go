@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"net/http/httputil"
 	"strings"
+	"sync"
 )
 
 // tap keeps the bytes read through it while on: the bytes of an HTTP/1
@@ -63,7 +64,10 @@ func writeBody(w io.Writer, body io.Reader, isChunked bool, trailer func() http.
 		return err
 	}
 	cw := httputil.NewChunkedWriter(w)
-	if _, err := io.Copy(cw, body); err != nil {
+	buf := copyBufs.Get().(*[]byte)
+	_, err := io.CopyBuffer(cw, body, *buf)
+	copyBufs.Put(buf)
+	if err != nil {
 		return err
 	}
 	if err := cw.Close(); err != nil { // the last chunk, "0\r\n"
@@ -76,9 +80,12 @@ func writeBody(w io.Writer, body io.Reader, isChunked bool, trailer func() http.
 		}
 	}
 	b.WriteString("\r\n")
-	_, err := io.WriteString(w, b.String())
+	_, err = io.WriteString(w, b.String())
 	return err
 }
+
+// copyBufs are the buffers chunked bodies are copied through.
+var copyBufs = sync.Pool{New: func() any { b := make([]byte, 16<<10); return &b }}
 
 // bodyless says a response to method with status has no body (RFC 9112
 // §6.3).
