@@ -88,6 +88,19 @@ type Stream interface {
 	Close(t time.Time)
 }
 
+// A Skipper is a Stream that may need some of the bytes to come only
+// counted: a message body beyond what it keeps, with no content coding to
+// undo. The relay then hands it their count (Skip) instead of a copy
+// (Data), which takes bulk bodies off the relay's path.
+type Skipper interface {
+	// Skippable says how many of the bytes of dir after those given so
+	// far need only be counted (0 for none).
+	Skippable(dir event.Direction) int64
+	// Skip counts n bytes of dir that arrived at t, in place of Data; n is
+	// within what Skippable said.
+	Skip(dir event.Direction, n int64, t time.Time)
+}
+
 // Datagrams dissects the datagrams of one UDP flow.
 type Datagrams interface {
 	// Datagram gives one datagram of one direction; b as for Stream.Data.

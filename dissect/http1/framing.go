@@ -2,6 +2,7 @@ package http1
 
 import (
 	"bytes"
+	"math"
 	"strconv"
 	"strings"
 
@@ -88,6 +89,30 @@ func (r *bodyReader) feed(b []byte) (n int, done bool, err error) {
 		}
 	}
 	return n, false, nil
+}
+
+// skippable says how many of the bytes to come need only be counted: the
+// rest of the body, or of the chunk, but its last byte (so that feed sees
+// the end of the body as usual), once the sink only counts.
+func (r *bodyReader) skippable() int64 {
+	if r == nil || !r.sink.Counting() {
+		return 0
+	}
+	switch {
+	case r.kind == byClose:
+		return math.MaxInt64
+	case r.kind == byLength, r.kind == chunked && r.state == chunkData:
+		return max(r.remain-1, 0)
+	}
+	return 0
+}
+
+// skip counts n bytes within what skippable said.
+func (r *bodyReader) skip(n int64) {
+	if r.kind != byClose {
+		r.remain -= n
+	}
+	r.sink.Count(n)
 }
 
 // keep adds b to the partial line, within bounds.

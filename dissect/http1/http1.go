@@ -13,6 +13,7 @@ package http1
 
 import (
 	"fmt"
+	"math"
 	"slices"
 	"strings"
 	"time"
@@ -73,7 +74,10 @@ type upSide struct {
 	holdT   time.Time
 }
 
-var _ dissect.Stream = (*stream)(nil)
+var (
+	_ dissect.Stream  = (*stream)(nil)
+	_ dissect.Skipper = (*stream)(nil)
+)
 
 // New returns the HTTP/1 dissector of the flow meta. It reports to emit;
 // opts bound what it keeps (see dissect.Options). A connection that
@@ -110,6 +114,40 @@ func (s *stream) Data(dir event.Direction, b []byte, t time.Time) error {
 		s.fail(err, t)
 	}
 	return err
+}
+
+// Skippable implements dissect.Skipper: the rest of a body that is only
+// counted (not coded, and beyond Options.BodyLimit), or everything once
+// dissection has stopped (a CONNECT tunnel).
+func (s *stream) Skippable(dir event.Direction) int64 {
+	switch {
+	case s.err != nil || s.closed:
+		return 0
+	case s.stopped:
+		return math.MaxInt64
+	case dir == event.Up:
+		if s.subUp || s.up.holding != nil {
+			return 0
+		}
+		return s.up.body.skippable()
+	case s.subDown:
+		return 0
+	}
+	return s.down.body.skippable()
+}
+
+// Skip implements dissect.Skipper.
+func (s *stream) Skip(dir event.Direction, n int64, t time.Time) {
+	if s.err != nil || s.stopped || s.closed {
+		return
+	}
+	body := s.down.body
+	if dir == event.Up {
+		body = s.up.body
+	}
+	if body != nil {
+		body.skip(n)
+	}
 }
 
 // End implements dissect.Stream.

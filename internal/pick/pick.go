@@ -9,6 +9,7 @@ package pick
 import (
 	"bytes"
 	"encoding/binary"
+	"math"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -130,6 +131,25 @@ func (l *lazy) Data(dir event.Direction, b []byte, t time.Time) error {
 		return nil
 	}
 	return l.s.Data(dir, b, t)
+}
+
+// Skippable passes on the chosen dissector's (dissect.Skipper): nothing
+// is skipped before the choice, everything once no dissector was found.
+func (l *lazy) Skippable(dir event.Direction) int64 {
+	if l.off {
+		return math.MaxInt64
+	}
+	if sk, ok := l.s.(dissect.Skipper); ok {
+		return sk.Skippable(dir)
+	}
+	return 0
+}
+
+// Skip passes on to the chosen dissector.
+func (l *lazy) Skip(dir event.Direction, n int64, t time.Time) {
+	if sk, ok := l.s.(dissect.Skipper); ok {
+		sk.Skip(dir, n, t)
+	}
 }
 
 func (l *lazy) End(dir event.Direction, t time.Time) {

@@ -1,6 +1,7 @@
 package relay
 
 import (
+	"math"
 	"sync"
 	"time"
 
@@ -17,10 +18,13 @@ const maxBacklog = 16 << 20
 // finish the queue, so that its events come before the flow's own line.
 const feedTimeout = 2 * time.Second
 
+// chunk is what the relay passed in one direction at t: bytes b, or, when
+// skip is set, a count of bytes the dissector needs only counted.
 type chunk struct {
-	dir event.Direction
-	b   []byte
-	t   time.Time
+	dir  event.Direction
+	b    []byte
+	skip int64
+	t    time.Time
 }
 
 // feeder runs one flow's dissector on a goroutine of its own, fed from a
@@ -39,6 +43,19 @@ type feeder struct {
 	closed  bool
 	behind  bool // the dissector fell too far behind: drop it
 	done    chan struct{}
+	// Per direction (dirIndex): queued counts the bytes tee was given;
+	// below skipTo the dissector needs them only counted
+	// (dissect.Skipper), so tee queues their count, not a copy. fed (the
+	// feeder's goroutine only) counts the bytes the dissector was given.
+	queued, skipTo [2]int64
+	fed            [2]int64
+}
+
+func dirIndex(d event.Direction) int {
+	if d == event.Up {
+		return 0
+	}
+	return 1
 }
 
 func newFeeder(flowID uint64, name string, s dissect.Stream, d dissect.Datagrams, emit event.Handler) *feeder {
@@ -61,8 +78,25 @@ func (f *feeder) tee(dir event.Direction, b []byte) {
 		f.cond.Signal()
 		return
 	}
+	t, i := time.Now(), dirIndex(dir)
+	off := f.queued[i]
+	f.queued[i] += int64(len(b))
+	if k := min(int64(len(b)), f.skipTo[i]-off); k > 0 {
+		b = b[k:]
+		// A count needs no hurry: it joins the count before it, and the
+		// dissector is woken by the next bytes it must see (or the end).
+		if n := len(f.queue); n > 0 && f.queue[n-1].skip > 0 && f.queue[n-1].dir == dir {
+			f.queue[n-1].skip += k
+			f.queue[n-1].t = t
+		} else {
+			f.queue = append(f.queue, chunk{dir: dir, skip: k, t: t})
+		}
+		if len(b) == 0 {
+			return
+		}
+	}
 	f.backlog += len(b)
-	f.queue = append(f.queue, chunk{dir: dir, b: append([]byte(nil), b...), t: time.Now()})
+	f.queue = append(f.queue, chunk{dir: dir, b: append([]byte(nil), b...), t: t})
 	f.cond.Signal()
 }
 
@@ -124,10 +158,29 @@ func (f *feeder) feed(c chunk) (err error) {
 				Reason: "dissector failed (bug): " + panicText(r)})
 		}
 	}()
-	if f.stream != nil {
-		return f.stream.Data(c.dir, c.b, c.t)
+	if f.stream == nil {
+		return f.dgrams.Datagram(c.dir, c.b, c.t)
 	}
-	return f.dgrams.Datagram(c.dir, c.b, c.t)
+	sk, _ := f.stream.(dissect.Skipper)
+	i := dirIndex(c.dir)
+	if c.skip > 0 {
+		sk.Skip(c.dir, c.skip, c.t)
+		f.fed[i] += c.skip
+	} else {
+		if err := f.stream.Data(c.dir, c.b, c.t); err != nil {
+			return err
+		}
+		f.fed[i] += int64(len(c.b))
+	}
+	if sk != nil {
+		if n := sk.Skippable(c.dir); n > 0 {
+			to := f.fed[i] + min(n, math.MaxInt64-f.fed[i])
+			f.mu.Lock()
+			f.skipTo[i] = max(f.skipTo[i], to)
+			f.mu.Unlock()
+		}
+	}
+	return nil
 }
 
 func (f *feeder) finish() {

@@ -107,6 +107,24 @@ func (s *Sink) Write(p []byte) {
 	}
 }
 
+// Counting says the bytes to come change nothing but the counts: the body
+// has no coding to undo (or failed to decode) and keeps no more bytes.
+func (s *Sink) Counting() bool {
+	return s.ended || s.failed || len(s.codings) == 0 && len(s.ev.Data) >= s.limit
+}
+
+// Count counts n bytes written while Counting, without them.
+func (s *Sink) Count(n int64) {
+	if n <= 0 || s.ended {
+		return
+	}
+	s.ev.Size += n
+	if !s.failed {
+		s.ev.DecodedSize += n
+		s.ev.Truncated = true
+	}
+}
+
 // End ends the body; later calls do nothing. complete says all of it
 // arrived: a coded body must then decode to its end, or DecodedSize is -1.
 // A coded body cut short (complete false) is Truncated and keeps all that
