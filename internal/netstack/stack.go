@@ -77,7 +77,7 @@ func New(cfg Config) (*Stack, error) {
 	}
 	vnet, _ := ep.(*vnetEndpoint)
 	syns := &synMemo{}
-	ep = newCaptureEndpoint(ep, cfg.Capture, syns)
+	ep = newAckEndpoint(newCaptureEndpoint(ep, cfg.Capture, syns))
 	s := stack.New(stack.Options{
 		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol},
 		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
