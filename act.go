@@ -26,6 +26,9 @@ type actConfig struct {
 	replay    *respond.Replay
 	responder respond.Decider
 	perFlow   []func(route.Flow) respond.Decider
+	// hostGuard is the egress policy's check of each request's Host
+	// (withHostGuard), asked per flow like perFlow; nil for none.
+	hostGuard func(route.Flow) respond.Decider
 }
 
 // decider chains the run's rules, responder and replay, or is nil.
@@ -56,14 +59,14 @@ func (a *actConfig) offline() bool { return a.replay != nil && a.replay.Offline(
 // httpHook is the relay's Config.HTTP for the run, or nil.
 func (a *actConfig) httpHook() func(route.Flow) *relay.Act {
 	d := a.decider()
-	if d == nil && len(a.perFlow) == 0 {
+	if d == nil && len(a.perFlow) == 0 && a.hostGuard == nil {
 		return nil
 	}
 	base := &relay.Act{Decide: d, Offline: a.offline(), Fallback: a.replay != nil}
 	if a.replay != nil {
 		base.HTTP2 = a.replay.HTTP2
 	}
-	if len(a.perFlow) == 0 {
+	if len(a.perFlow) == 0 && a.hostGuard == nil {
 		return func(route.Flow) *relay.Act { return base }
 	}
 	return func(f route.Flow) *relay.Act {
@@ -72,6 +75,17 @@ func (a *actConfig) httpHook() func(route.Flow) *relay.Act {
 			if x := fn(f); x != nil {
 				ds = append(ds, x)
 			}
+		}
+		var guard respond.Decider
+		if a.hostGuard != nil {
+			guard = a.hostGuard(f)
+		}
+		if guard != nil && d == nil && len(ds) == 0 {
+			// Only Hosts are judged: no HTTP server is needed on the flow.
+			return &relay.Act{Decide: guard, HostOnly: true}
+		}
+		if guard != nil {
+			ds = append(ds, guard)
 		}
 		if len(ds) == 0 {
 			if d == nil {

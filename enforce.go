@@ -103,7 +103,7 @@ func (a actConfig) withHostGuard(enf *policy.Enforcer) *actConfig {
 		// HTTP server between the command and the server.
 		return &a
 	}
-	a.perFlow = append(append([]func(route.Flow) respond.Decider(nil), a.perFlow...), func(f route.Flow) respond.Decider {
+	a.hostGuard = func(f route.Flow) respond.Decider {
 		q := policy.Query{Proto: f.Proto, Addr: f.Dst.Addr(), Port: f.Dst.Port()}
 		if !enf.Policy.HostsMayDeny(q) {
 			return nil
@@ -122,7 +122,7 @@ func (a actConfig) withHostGuard(enf *policy.Enforcer) *actConfig {
 				Header: http.Header{"Content-Type": {"text/plain; charset=utf-8"}, "X-Htapod-Policy": {"deny"}},
 				Body:   []byte(body)}}
 		}
-	})
+	}
 	return &a
 }
 

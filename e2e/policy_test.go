@@ -298,6 +298,38 @@ func TestProcessAttribution(t *testing.T) {
 	}
 }
 
+// TestPolicyHostDeniedKeepAlive: on one kept-alive connection, requests
+// with an allowed Host reach the server and the one with a denied Host
+// gets htapod's 403 at once (then the connection closes); a WebSocket
+// upgrade under the same policy is relayed once its Host is judged.
+func TestPolicyHostDeniedKeepAlive(t *testing.T) {
+	t.Parallel()
+	e := newTLSEnv(t)
+	e.StartWebSocket()
+	script := `curl -sS -o /dev/null -w 'first=%{http_code} ' http://www.lab.test/ ` +
+		`--next -sS -o /dev/null -w 'second=%{http_code} ' http://www.lab.test/ ` +
+		`--next -sS -H 'Host: evil.example' -w 'denied=%{http_code} reused=%{num_connects}\n' http://www.lab.test/`
+	start := time.Now()
+	res := e.tap(lab.RunOptions{}, "--allow", "*.lab.test", "--", "sh", "-c", script)
+	took := time.Since(start)
+	stdout, stderr := string(res.Stdout), string(res.Stderr)
+	if !strings.Contains(stdout, "first=200 second=200 ") || !strings.Contains(stdout, "denies evil.example") ||
+		!strings.Contains(stdout, "denied=403 reused=0") {
+		t.Fatalf("stdout %q; want two 200s, then htapod's 403 on the same connection\nstderr:\n%s", stdout, stderr)
+	}
+	if took > 5*time.Second {
+		t.Errorf("took %v; the 403 should come at once", took)
+	}
+	if res.ExitCode != exitDenied {
+		t.Errorf("exit status %d; want %d", res.ExitCode, exitDenied)
+	}
+	client := lab.Client(t)
+	ws := e.tap(lab.RunOptions{}, "--allow", "*.lab.test", "--", client, "ws", "ws://www.lab.test"+port(lab.PortWS)+"/echo", "hello")
+	if ws.ExitCode != 0 || !strings.Contains(string(ws.Stderr), "→ websocket") {
+		t.Errorf("WebSocket under a Host policy: %v", ws)
+	}
+}
+
 // TestPolicyMapHost: --map-host follows the same rules: the mapped address
 // and htapod's own name for it are judged before the mapping.
 func TestPolicyMapHost(t *testing.T) {

@@ -36,6 +36,11 @@ type Act struct {
 	// HTTP2 says whether an offline flow to the server name offers h2 (as
 	// the recorded server did); nil means it does.
 	HTTP2 func(sni string) bool
+	// HostOnly says that Decide only judges requests by their head and
+	// answers or forwards them unchanged (an egress policy's check of each
+	// Host): a plaintext HTTP/1 flow is then relayed through an
+	// httpact.Gate, without htapod's HTTP server.
+	HostOnly bool
 }
 
 // errOffline is dial's answer for an offline flow.
@@ -154,6 +159,9 @@ func (f *Forwarder) actOn(fl *event.Flow, meta dissect.Meta, inner, outer Conn, 
 			return event.Failed, errors.New("no upstream for a flow that is not HTTP")
 		}
 		return f.pipe(fl, meta, inner, outer, pending, false, nil)
+	}
+	if act.HostOnly && outer != nil && !meta.TLS && meta.ALPN == "" && !pick.H2Prior(pending) {
+		return f.gate(fl, meta, inner, outer, pending, act)
 	}
 	return f.serveHTTP(fl, meta, &primed{Conn: inner, b: pending}, outer, pending, act)
 }

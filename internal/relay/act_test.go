@@ -6,6 +6,7 @@ import (
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
+	"fmt"
 	"io"
 	"net"
 	"net/http"
@@ -264,6 +265,84 @@ func TestActOnH2C(t *testing.T) {
 				actions = append(actions, h.Proto+" "+h.Path+"="+h.Action)
 			}
 			if got, want := strings.Join(actions, ", "), "h2c /a=, h2c /mock=mock"; got != want {
+				t.Errorf("exchanges reported %q; want %q", got, want)
+			}
+		})
+	}
+}
+
+// TestActHostOnly relays a flow whose requests are only judged by Host
+// (Act.HostOnly) through the gate: allowed requests reach the origin and
+// their responses come back; a denied one gets the 403 at once, whether it
+// is the first request or follows others, the connection then closes, and
+// the exchanges are reported with their actions.
+func TestActHostOnly(t *testing.T) {
+	var hits atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		hits.Add(1)
+		io.WriteString(w, "origin "+r.URL.Path)
+	}))
+	t.Cleanup(origin.Close)
+	deny := func(r *http.Request) respond.Decision {
+		if r.Host == "evil.test" {
+			return respond.Decision{Action: "policy deny", Response: &respond.Response{Status: 403, Body: []byte("denied\n")}}
+		}
+		return respond.Decision{}
+	}
+	for _, tt := range []struct {
+		name    string
+		allowed int
+	}{{"first request", 0}, {"after two", 2}} {
+		t.Run(tt.name, func(t *testing.T) {
+			hits.Store(0)
+			f, events := newTestForwarder(t, Config{
+				Router:  mapTo(origin.Listener.Addr()),
+				Dissect: pick.Stream(dissect.Options{}),
+				HTTP:    func(route.Flow) *Act { return &Act{Decide: deny, HostOnly: true} },
+			})
+			in := newTestInbound(t)
+			done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+			br := bufio.NewReader(in.client)
+			var want []string
+			for i := range tt.allowed {
+				path := fmt.Sprintf("/ok%d", i)
+				io.WriteString(in.client, "GET "+path+" HTTP/1.1\r\nHost: www.lab.test\r\n\r\n")
+				resp, err := http.ReadResponse(br, nil)
+				if err != nil {
+					t.Fatalf("GET %s: %v", path, err)
+				}
+				b, _ := io.ReadAll(resp.Body)
+				if string(b) != "origin "+path {
+					t.Errorf("GET %s = %q", path, b)
+				}
+				want = append(want, path+"=")
+			}
+			start := time.Now()
+			io.WriteString(in.client, "GET /bad HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+			resp, err := http.ReadResponse(br, nil)
+			if err != nil {
+				t.Fatalf("denied GET: %v", err)
+			}
+			b, _ := io.ReadAll(resp.Body)
+			if resp.StatusCode != 403 || string(b) != "denied\n" || !resp.Close {
+				t.Errorf("denied GET = %d %q close=%v; want 403, the body, close", resp.StatusCode, b, resp.Close)
+			}
+			if took := time.Since(start); took > answerWait/2 {
+				t.Errorf("the answer took %v", took)
+			}
+			if rest, _ := io.ReadAll(br); len(rest) != 0 {
+				t.Errorf("after the answer: %q; want the end", rest)
+			}
+			await(t, done, "HandleTCP")
+			if int(hits.Load()) != tt.allowed {
+				t.Errorf("origin saw %d requests; want %d", hits.Load(), tt.allowed)
+			}
+			want = append(want, "/bad=policy deny")
+			var got []string
+			for _, h := range events.httpDone() {
+				got = append(got, h.Path+"="+h.Action)
+			}
+			if strings.Join(got, " ") != strings.Join(want, " ") {
 				t.Errorf("exchanges reported %q; want %q", got, want)
 			}
 		})

@@ -1,0 +1,251 @@
+package httpact
+
+import (
+	"bufio"
+	"bytes"
+	"errors"
+	"io"
+	"net/http"
+	"strconv"
+	"sync"
+
+	"github.com/htapod/htapod/event"
+)
+
+// Gate lets the command's HTTP/1 requests through to the server byte for
+// byte, each once its head has been put to Config.Decide, for a flow where
+// only requests are judged and none is changed: an egress policy's check
+// of each Host. No HTTP server stands between the command and the server,
+// and responses pass as bytes (the caller relays them), so such a flow
+// costs about what a plain relay does.
+//
+// Heads are read with net/http's ReadRequest, as strict as the act
+// layer's server: a head it refuses is answered 400, never forwarded. A
+// request that Decide answers is not forwarded either: the server's side
+// is ended (responses to earlier requests still come), then the answer
+// goes to the command with Connection: close and the connection ends.
+// After a request to switch protocols (Upgrade, CONNECT) the gate waits
+// for the response's status: once the server switched, everything passes.
+//
+// Read is the command's side of the flow with what may be forwarded; the
+// caller copies it to the server. Response sees what the server sends to
+// the command; Answer is what to send the command after the server's side
+// ended.
+type Gate struct {
+	cfg   *Config
+	tee   func(dir event.Direction, b []byte) // the dissectors' view of the command's leg
+	br    *bufio.Reader
+	raw   []byte // bytes read from the command and not yet passed on
+	ready int    // of raw, how many may be forwarded
+	body  io.ReadCloser
+	seq   uint32
+	pass  bool // the protocol switched: everything passes
+	err   error
+
+	// The response to a request to switch protocols: switching delivers
+	// its status (closed when the server's side ended first); connect
+	// says the request was a CONNECT.
+	switching <-chan int
+	connect   bool
+
+	mu      sync.Mutex
+	status  chan<- int // Response's end of switching, while awaited
+	seen    []byte     // the server's bytes since the switch was forwarded
+	answer  []byte     // the reply to a refused request, once Read returned io.EOF
+	dropped int        // bytes of the refused request's head
+	sent    int        // requests forwarded
+}
+
+// NewGate returns the gate for the command's leg src. tee is told the
+// bytes the command sent that are not forwarded, and the answer, so that
+// the dissectors see the exchange as the command did.
+func NewGate(src io.Reader, cfg Config, tee func(event.Direction, []byte)) *Gate {
+	g := &Gate{cfg: &cfg, tee: tee}
+	g.br = bufio.NewReaderSize(rawReader{src, g}, 4<<10)
+	return g
+}
+
+// rawReader keeps what the parser reads from the command, so that what is
+// forwarded is those bytes, not net/http's rendering of them.
+type rawReader struct {
+	r io.Reader
+	g *Gate
+}
+
+func (r rawReader) Read(b []byte) (int, error) {
+	n, err := r.r.Read(b)
+	r.g.raw = append(r.g.raw, b[:n]...)
+	return n, err
+}
+
+// consumed is how many bytes of raw the parser has taken.
+func (g *Gate) consumed() int { return len(g.raw) - g.br.Buffered() }
+
+// Read returns the command's bytes that may be forwarded, in order.
+func (g *Gate) Read(p []byte) (int, error) {
+	for g.ready == 0 {
+		if g.err != nil {
+			return 0, g.err
+		}
+		g.step()
+	}
+	n := copy(p, g.raw[:g.ready])
+	g.ready -= n
+	g.raw = g.raw[:copy(g.raw, g.raw[n:])]
+	return n, nil
+}
+
+// step reads on: a body, a head, or anything once the protocol switched.
+func (g *Gate) step() {
+	var scratch [4 << 10]byte
+	switch {
+	case g.body == nil && g.switching != nil:
+		code, ok := <-g.switching
+		g.switching = nil
+		g.pass = !ok || code == http.StatusSwitchingProtocols || g.connect && code >= 200 && code < 300
+	case g.pass:
+		_, err := g.br.Read(scratch[:])
+		g.ready, g.err = g.consumed(), err
+	case g.body != nil:
+		_, err := g.body.Read(scratch[:])
+		g.ready = g.consumed()
+		if err == io.EOF {
+			g.body.Close()
+			g.body = nil
+		} else if err != nil {
+			g.err = err
+		}
+	default:
+		g.head()
+	}
+}
+
+// head reads and judges the next request head.
+func (g *Gate) head() {
+	req, err := http.ReadRequest(g.br)
+	if err != nil {
+		if g.consumed() == 0 && len(g.raw) == 0 && (err == io.EOF || isClosed(err)) {
+			g.err = io.EOF // the command ended between requests
+			return
+		}
+		if errors.Is(err, io.ErrUnexpectedEOF) || isClosed(err) {
+			// The command ended inside a head: the server sees the end,
+			// not the part, which was never judged.
+			g.raw, g.err = g.raw[:0], io.EOF
+			return
+		}
+		g.refuse(nil, h1Response(nil, badRequest(err)))
+		return
+	}
+	g.seq++
+	body := req.Body
+	req.Body = http.NoBody
+	prepare(req, g.cfg)
+	d := g.cfg.Decide(req)
+	req.Body = body
+	g.cfg.Marks.h1(g.seq, d.Action)
+	if a := answer(d); a != nil {
+		resp := h1Response(req, a)
+		resp.Close = true
+		g.refuse(req, resp)
+		return
+	}
+	g.mu.Lock()
+	g.sent++
+	g.mu.Unlock()
+	g.ready = g.consumed()
+	g.body = body
+	if req.Method == http.MethodConnect || req.Header.Get("Upgrade") != "" {
+		ch := make(chan int, 1)
+		g.mu.Lock()
+		g.status, g.seen = ch, nil
+		g.mu.Unlock()
+		g.switching, g.connect = ch, req.Method == http.MethodConnect
+	}
+}
+
+// refuse answers the request whose head was just read with resp: the
+// head goes to the dissectors, not to the server, and Read ends.
+func (g *Gate) refuse(req *http.Request, resp *http.Response) {
+	n := g.consumed()
+	if g.tee != nil {
+		g.tee(event.Up, g.raw[:n])
+	}
+	g.mu.Lock()
+	g.dropped += n
+	g.mu.Unlock()
+	g.raw = g.raw[:0]
+	var buf bytes.Buffer
+	resp.Header.Set("Connection", "close")
+	resp.Write(&buf)
+	g.mu.Lock()
+	g.answer = buf.Bytes()
+	g.mu.Unlock()
+	g.ready, g.err = 0, io.EOF
+}
+
+// Answer is what to send the command once the server's side has ended
+// (nil when no request was refused), and how many bytes the command sent
+// that were not forwarded.
+func (g *Gate) Answer() (answer []byte, dropped int) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.answer, g.dropped
+}
+
+// Refused says whether a request was refused, and whether none had been
+// forwarded before it (then no response can be on its way).
+func (g *Gate) Refused() (refused, first bool) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	return g.answer != nil, g.sent == 0
+}
+
+// maxSeen bounds the response bytes kept while its status is awaited.
+const maxSeen = 8 << 10
+
+// Response sees bytes the server sent the command. While the response to
+// a switch is awaited it reads its status, past interim (1xx) responses.
+func (g *Gate) Response(b []byte) {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.status == nil {
+		return
+	}
+	g.seen = append(g.seen, b[:min(len(b), maxSeen-len(g.seen))]...)
+	for {
+		end := bytes.Index(g.seen, []byte("\r\n\r\n"))
+		if end < 0 {
+			if len(g.seen) == maxSeen {
+				g.settle(0)
+			}
+			return
+		}
+		code := 0
+		if len(g.seen) >= 12 && bytes.HasPrefix(g.seen, []byte("HTTP/1.")) {
+			code, _ = strconv.Atoi(string(g.seen[9:12]))
+		}
+		if code < 100 || code >= 200 || code == http.StatusSwitchingProtocols {
+			g.settle(code)
+			return
+		}
+		g.seen = g.seen[end+4:] // an interim response: the final one follows
+	}
+}
+
+// settle delivers the awaited status (g.mu held).
+func (g *Gate) settle(code int) {
+	g.status <- code
+	g.status, g.seen = nil, nil
+}
+
+// Done says the server's side ended (or the flow failed): a status still
+// awaited will not come.
+func (g *Gate) Done() {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.status != nil {
+		close(g.status)
+		g.status, g.seen = nil, nil
+	}
+}
