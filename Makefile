@@ -17,7 +17,7 @@ FUZZTIME ?= 100000x
 FUZZ_TARGETS := \
 	./dissect/http1:FuzzHTTP1 ./dissect/http2:FuzzHTTP2 ./dissect/websocket:FuzzWebSocket \
 	./dissect/dns:FuzzUDP ./dissect/dns:FuzzTCP ./dissect/tlshello:FuzzParse \
-	./internal/dns:FuzzAnswer ./filter:FuzzParse ./policy:FuzzParse
+	./internal/dns:FuzzAnswer ./filter:FuzzParse ./policy:FuzzParse ./internal/httpact:FuzzFastHead
 
 all: build
 

@@ -122,6 +122,11 @@ func (g *Gate) step() {
 
 // head reads and judges the next request head.
 func (g *Gate) head() {
+	if req, n := g.fastHead(); req != nil {
+		g.br.Discard(n)
+		g.judge(req, nil)
+		return
+	}
 	req, err := http.ReadRequest(g.br)
 	if err != nil {
 		if g.consumed() == 0 && len(g.raw) == 0 && (err == io.EOF || isClosed(err)) {
@@ -137,9 +142,38 @@ func (g *Gate) head() {
 		g.refuse(nil, h1Response(nil, badRequest(err)))
 		return
 	}
-	g.seq++
 	body := req.Body
 	req.Body = http.NoBody
+	g.judge(req, body)
+}
+
+// fastHead waits until the buffer holds a whole head and reads it with
+// fastHead (then returns its length), or returns nil for net/http to read
+// it: it is not such a head, or is larger than the buffer, or the
+// command's bytes ended.
+func (g *Gate) fastHead() (*http.Request, int) {
+	for {
+		buf, _ := g.br.Peek(g.br.Buffered())
+		if end := bytes.Index(buf, []byte("\r\n\r\n")); end >= 0 {
+			req, ok := fastHead(buf[:end+4])
+			if !ok {
+				return nil, 0
+			}
+			return req, end + 4
+		}
+		if len(buf) >= g.br.Size() {
+			return nil, 0
+		}
+		if _, err := g.br.Peek(len(buf) + 1); err != nil {
+			return nil, 0
+		}
+	}
+}
+
+// judge asks Decide about the request whose head was just read and lets
+// it through (body, when not nil, after it) or refuses it.
+func (g *Gate) judge(req *http.Request, body io.ReadCloser) {
+	g.seq++
 	prepare(req, g.cfg)
 	d := g.cfg.Decide(req)
 	req.Body = body
@@ -154,7 +188,9 @@ func (g *Gate) head() {
 	g.sent++
 	g.mu.Unlock()
 	g.ready = g.consumed()
-	g.body = body
+	if body != nil && body != http.NoBody {
+		g.body = body
+	}
 	if req.Method == http.MethodConnect || req.Header.Get("Upgrade") != "" {
 		ch := make(chan int, 1)
 		g.mu.Lock()

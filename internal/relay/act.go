@@ -206,7 +206,7 @@ func readSome(c Conn, b []byte) ([]byte, error) {
 // command sent and received, each exchange labelled with its action.
 func (f *Forwarder) serveHTTP(fl *event.Flow, meta dissect.Meta, inner, outer Conn, first []byte, act *Act) (event.End, error) {
 	marks := httpact.NewMarks()
-	emit := marks.Wrap(f.cfg.Events)
+	emit := marks.Wrap(stamped(f.cfg.Events, fl.Process))
 	var feeders feeders
 	if f.cfg.Dissect != nil {
 		if s, name := f.cfg.Dissect(meta, first, nil, dissect.Emit(emit)); s != nil {

@@ -18,7 +18,7 @@ const answerWait = 2 * time.Second
 // request once its head was judged.
 func (f *Forwarder) gate(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, act *Act) (event.End, error) {
 	marks := httpact.NewMarks()
-	emit := marks.Wrap(f.cfg.Events)
+	emit := marks.Wrap(stamped(f.cfg.Events, fl.Process))
 	var feeders feeders
 	if f.cfg.Dissect != nil {
 		if s, name := f.cfg.Dissect(meta, pending, nil, dissect.Emit(emit)); s != nil {
