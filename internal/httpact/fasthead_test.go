@@ -20,13 +20,13 @@ func TestFastHead(t *testing.T) {
 		{"GET /a?b=c HTTP/1.1\r\nhost:  www.lab.test:8080 \r\nUser-Agent: wrk\r\nAccept: */*\r\n\r\n", true, "www.lab.test:8080"},
 		{"HEAD /x HTTP/1.0\r\n\r\n", true, ""},
 		{"DELETE /x HTTP/1.1\r\nHost: a.test\r\nX-Empty:\r\n\r\n", true, "a.test"},
-		{"GET / HTTP/1.1\r\n\r\n", false, ""},                                          // no Host
-		{"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", false, ""},          // two
-		{"GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", false, ""},                         // blank before the colon
-		{"GET / HTTP/1.1\r\nHost: a.test\r\n folded\r\n\r\n", false, ""},               // obsolete folding
-		{"GET / HTTP/1.1\nHost: a.test\r\n\r\n", false, ""},                            // bare LF
-		{"GET / HTTP/1.1\r\nHost: a\rb.test\r\n\r\n", false, ""},                       // bare CR
-		{"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", false, ""},     // a body's field
+		{"GET / HTTP/1.1\r\n\r\n", false, ""},                                      // no Host
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nHost: b.test\r\n\r\n", false, ""},      // two
+		{"GET / HTTP/1.1\r\nHost : a.test\r\n\r\n", false, ""},                     // blank before the colon
+		{"GET / HTTP/1.1\r\nHost: a.test\r\n folded\r\n\r\n", false, ""},           // obsolete folding
+		{"GET / HTTP/1.1\nHost: a.test\r\n\r\n", false, ""},                        // bare LF
+		{"GET / HTTP/1.1\r\nHost: a\rb.test\r\n\r\n", false, ""},                   // bare CR
+		{"GET / HTTP/1.1\r\nHost: a.test\r\nContent-Length: 0\r\n\r\n", false, ""}, // a body's field
 		{"POST / HTTP/1.1\r\nHost: a.test\r\nTransfer-Encoding: chunked\r\n\r\n", false, ""},
 		{"GET / HTTP/1.1\r\nHost: a.test\r\nUpgrade: websocket\r\n\r\n", false, ""},
 		{"CONNECT a.test:443 HTTP/1.1\r\nHost: a.test:443\r\n\r\n", false, ""},
