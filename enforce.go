@@ -95,8 +95,9 @@ func (b *boxLate) refuseUDP(src, dst netip.AddrPort) {
 // withHostGuard returns a, plus the policy's check of each HTTP request's
 // Host (or :authority) on the connections where some Host could be denied
 // (policy.HostsMayDeny): a denied request gets a 403 whose body names the
-// rule, and the connection stays open for the next one. Connections where
-// every name is allowed stay a byte relay.
+// rule. Connections where every name is allowed stay a byte relay; when
+// the check is the only decider, plaintext HTTP/1 passes through a gate
+// (relay.Act.HostOnly) rather than htapod's HTTP server.
 func (a actConfig) withHostGuard(enf *policy.Enforcer) *actConfig {
 	if enf == nil || enf.Audit {
 		// Audit changes nothing: checking each Host would put htapod's
