@@ -206,18 +206,7 @@ func readSome(c Conn, b []byte) ([]byte, error) {
 // command sent and received, each exchange labelled with its action.
 func (f *Forwarder) serveHTTP(fl *event.Flow, meta dissect.Meta, inner, outer Conn, first []byte, act *Act) (event.End, error) {
 	marks := httpact.NewMarks()
-	emit := marks.Wrap(stamped(f.cfg.Events, fl.Process))
-	var feeders feeders
-	if f.cfg.Dissect != nil {
-		if s, name := f.cfg.Dissect(meta, first, nil, dissect.Emit(emit)); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, emit))
-		}
-	}
-	for _, sniff := range f.cfg.Sniffers {
-		if s := sniff(meta); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, "sniffer", s, nil, f.cfg.Events))
-		}
-	}
+	feeders := f.feedersFor(fl, meta, first, nil, marks.Wrap(stamped(f.cfg.Events, fl.Process)))
 	client := &teeConn{Conn: netConn{inner}, tee: feeders.tee(), fl: fl}
 	cfg := httpact.Config{Decide: act.Decide, TLS: meta.TLS, ALPN: meta.ALPN, H2C: pick.H2Prior(first), Host: hostOf(meta),
 		Abort: func() { client.aborted.Store(true); abort(inner) }, Marks: marks}

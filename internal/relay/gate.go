@@ -18,18 +18,7 @@ const answerWait = 2 * time.Second
 // request once its head was judged.
 func (f *Forwarder) gate(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, act *Act) (event.End, error) {
 	marks := httpact.NewMarks()
-	emit := marks.Wrap(stamped(f.cfg.Events, fl.Process))
-	var feeders feeders
-	if f.cfg.Dissect != nil {
-		if s, name := f.cfg.Dissect(meta, pending, nil, dissect.Emit(emit)); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, emit))
-		}
-	}
-	for _, sniff := range f.cfg.Sniffers {
-		if s := sniff(meta); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, "sniffer", s, nil, f.cfg.Events))
-		}
-	}
+	feeders := f.feedersFor(fl, meta, pending, nil, marks.Wrap(stamped(f.cfg.Events, fl.Process)))
 	tee := feeders.tee()
 	cfg := httpact.Config{Decide: act.Decide, Host: hostOf(meta), Marks: marks}
 	g := httpact.NewGate(&primed{Conn: inner, b: pending}, cfg, func(dir event.Direction, b []byte) {

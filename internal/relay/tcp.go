@@ -174,23 +174,13 @@ func (f *Forwarder) intercept(fl *event.Flow, meta dissect.Meta, ev *event.TLS, 
 // from the server when serverFirst, else from the client. hello is the
 // ClientHello of a TLS flow relayed untouched, nil otherwise.
 func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, pending []byte, serverFirst bool, hello *tlshello.Hello) (event.End, error) {
-	var feeders feeders
-	if f.cfg.Dissect != nil {
-		first := pending
-		if serverFirst {
-			// HTTP/2 servers send SETTINGS at once: choose at the client's
-			// first bytes, which come later.
-			first = nil
-		}
-		if s, name := f.cfg.Dissect(meta, first, hello, dissect.Emit(stamped(f.cfg.Events, fl.Process))); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, name, s, nil, f.cfg.Events))
-		}
+	first := pending
+	if serverFirst {
+		// HTTP/2 servers send SETTINGS at once: choose at the client's
+		// first bytes, which come later.
+		first = nil
 	}
-	for _, sniff := range f.cfg.Sniffers {
-		if s := sniff(meta); s != nil {
-			feeders = append(feeders, newFeeder(fl.ID, "sniffer", s, nil, f.cfg.Events))
-		}
-	}
+	feeders := f.feedersFor(fl, meta, first, hello, stamped(f.cfg.Events, fl.Process))
 	tee := feeders.tee()
 	if len(pending) > 0 {
 		dst, dir := outer, Up
@@ -217,6 +207,24 @@ func (f *Forwarder) pipe(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 	fl.Down += res.Down
 	feeders.close()
 	return res.End, res.Err
+}
+
+// feedersFor makes a flow's dissector, chosen from its first bytes and
+// hello (see pipe) with its events going to emit, and its sniffers, each
+// fed on a goroutine of its own.
+func (f *Forwarder) feedersFor(fl *event.Flow, meta dissect.Meta, first []byte, hello *tlshello.Hello, emit event.Handler) feeders {
+	var fs feeders
+	if f.cfg.Dissect != nil {
+		if s, name := f.cfg.Dissect(meta, first, hello, dissect.Emit(emit)); s != nil {
+			fs = append(fs, newFeeder(fl.ID, name, s, nil, emit))
+		}
+	}
+	for _, sniff := range f.cfg.Sniffers {
+		if s := sniff(meta); s != nil {
+			fs = append(fs, newFeeder(fl.ID, "sniffer", s, nil, f.cfg.Events))
+		}
+	}
+	return fs
 }
 
 // opening is what firstBytes saw: who spoke first, what they said, and
