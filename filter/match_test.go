@@ -150,6 +150,31 @@ func TestNeedsDone(t *testing.T) {
 	}
 }
 
+// TestReadsBodies: the terms that match body or message bytes say so,
+// anywhere in the expression (negated, or'ed), and Grep's does.
+func TestReadsBodies(t *testing.T) {
+	for _, tt := range []struct {
+		expr string
+		want bool
+	}{
+		{"~d api & ~m POST & !~c 2..", false},
+		{"~t json | ~h x-token", false},
+		{"~websocket & ~d ws", false},
+		{"~d a & !~bs error", true},
+		{"~d a | (~m GET & ~bq x)", true},
+		{"~b x", true},
+		{"~g secret", true},
+	} {
+		if got := mustParse(t, tt.expr).ReadsBodies(); got != tt.want {
+			t.Errorf("Parse(%q).ReadsBodies() = %v; want %v", tt.expr, got, tt.want)
+		}
+	}
+	g, err := Grep("api_key")
+	if err != nil || !g.ReadsBodies() || (*Filter)(nil).ReadsBodies() {
+		t.Errorf("Grep(...).ReadsBodies() false (err %v), or nil's true", err)
+	}
+}
+
 func mustParse(tb testing.TB, expr string) *Filter {
 	tb.Helper()
 	f, err := Parse(expr)

@@ -39,10 +39,12 @@ type opInfo struct {
 	// late: what the term reads may change after an HTTP exchange's
 	// request event (see Filter.NeedsDone).
 	late bool
+	// bodies: the term reads bodies or messages (see Filter.ReadsBodies).
+	bodies bool
 }
 
 // opGrep is ~g, which Grep builds directly.
-var opGrep = &opInfo{name: "~g", arg: regexArg, matchRegex: matchGrep, caseSensitive: true, late: true}
+var opGrep = &opInfo{name: "~g", arg: regexArg, matchRegex: matchGrep, caseSensitive: true, late: true, bodies: true}
 
 // ops are the operators by name; opNames lists them in order.
 var (
@@ -62,9 +64,9 @@ func init() {
 		{name: "~h", arg: regexArg, matchRegex: matchHeader(true, true), late: true},
 		{name: "~hq", arg: regexArg, matchRegex: matchHeader(true, false), late: true},
 		{name: "~hs", arg: regexArg, matchRegex: matchHeader(false, true), late: true},
-		{name: "~b", arg: regexArg, matchRegex: matchBody(true, true), late: true},
-		{name: "~bq", arg: regexArg, matchRegex: matchBody(true, false), late: true},
-		{name: "~bs", arg: regexArg, matchRegex: matchBody(false, true), late: true},
+		{name: "~b", arg: regexArg, matchRegex: matchBody(true, true), late: true, bodies: true},
+		{name: "~bq", arg: regexArg, matchRegex: matchBody(true, false), late: true, bodies: true},
+		{name: "~bs", arg: regexArg, matchRegex: matchBody(false, true), late: true, bodies: true},
 		{name: "~t", arg: regexArg, matchRegex: matchType(true, true), late: true},
 		{name: "~tq", arg: regexArg, matchRegex: matchType(true, false), late: true},
 		{name: "~ts", arg: regexArg, matchRegex: matchType(false, true), late: true},
@@ -112,6 +114,22 @@ func init() {
 		ops[op.name] = op
 		opNames = append(opNames, op.name)
 	}
+}
+
+// ReadsBodies reports whether f reads the bytes of bodies or WebSocket
+// messages (~b, ~bq, ~bs, ~g): the dissectors must then keep them. A nil
+// Filter reads none.
+func (f *Filter) ReadsBodies() bool {
+	if f == nil {
+		return false
+	}
+	reads := false
+	walk(f.root, false, func(n node, _ bool) {
+		if n, ok := n.(reNode); ok && n.op.bodies {
+			reads = true
+		}
+	})
+	return reads
 }
 
 // NeedsDone reports whether f reads a part of an HTTP exchange that its

@@ -179,7 +179,7 @@ func (o *options) flagSet() *flag.FlagSet {
 	fs.StringArrayVar(&o.passthrough, "passthrough", nil, "relay TLS to hosts matching `GLOB` untouched (e.g. '*.pinned.test')")
 	fs.StringVar(&o.caCert, "ca-cert", "", "sign with the CA certificate in `FILE` (with --ca-key) instead of a per-run CA")
 	fs.StringVar(&o.caKey, "ca-key", "", "the key of --ca-cert, PEM `FILE`")
-	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB)")
+	fs.IntVar(&o.bodyLimit, "body-limit", 0, "keep at most `N` decoded body bytes per message (default 64 KiB when -b, --json, --har, --grep or a body filter shows them, else none)")
 	o.pol.register(fs)
 	o.act.register(fs)
 	fs.BoolVarP(&o.help, "help", "h", false, "show this help")
@@ -215,11 +215,22 @@ func (o *options) useColor() bool {
 	return isTerminal(os.Stderr)
 }
 
+// keptBodies is the body limit: --body-limit, or, when no output shows or
+// matches body bytes (-b, --json, --har, --grep, a filter on bodies),
+// none at all: the dissectors then only count bodies (and skip the
+// copies of them, see dissect.Skipper).
+func (o *options) keptBodies(f *filter.Filter) int {
+	if o.bodyLimit != 0 || o.bodies || o.json || o.har != "" || f.ReadsBodies() {
+		return o.bodyLimit
+	}
+	return -1
+}
+
 // libOptions turns the flags into library options; the output files are
 // opened by openOutputs.
 func (o *options) libOptions() ([]htapod.Option, error) {
 	opts := []htapod.Option{htapod.WithRoot(o.root), htapod.WithWaitAll(o.waitAll),
-		htapod.WithInterception(!o.noIntercept), htapod.WithInsecureUpstream(o.insecure), htapod.WithBodyLimit(o.bodyLimit),
+		htapod.WithInterception(!o.noIntercept), htapod.WithInsecureUpstream(o.insecure),
 		htapod.WithReportOptions(text.Options{Verbose: o.verbose, Headers: o.headers, Bodies: o.bodies, Color: o.useColor()})}
 	if o.insecure && !o.noIntercept {
 		fmt.Fprintln(os.Stderr, "htapod: warning: --insecure: real servers' certificates are not verified")
@@ -246,9 +257,12 @@ func (o *options) libOptions() ([]htapod.Option, error) {
 		}
 		filters = append(filters, f)
 	}
+	var all *filter.Filter
 	if len(filters) > 0 {
-		opts = append(opts, htapod.WithFilter(filter.And(filters...)))
+		all = filter.And(filters...)
+		opts = append(opts, htapod.WithFilter(all))
 	}
+	opts = append(opts, htapod.WithBodyLimit(o.keptBodies(all)))
 	for _, p := range o.passthrough {
 		if err := htapod.ValidPattern(p); err != nil {
 			return nil, fmt.Errorf("--passthrough: %v", err)

@@ -6,6 +6,7 @@ import (
 	"testing"
 
 	"github.com/htapod/htapod"
+	"github.com/htapod/htapod/filter"
 )
 
 func TestFlagUsages(t *testing.T) {
@@ -53,5 +54,32 @@ func TestExitCode(t *testing.T) {
 				t.Errorf("exitCode(%d, %v) = %d; want %d", tt.status, tt.err, got, tt.want)
 			}
 		})
+	}
+}
+
+// TestKeptBodies: bodies are kept (up to the default or --body-limit) only
+// when an output shows or matches them; otherwise none are.
+func TestKeptBodies(t *testing.T) {
+	grep, _ := filter.Grep("x")
+	onBodies, _ := filter.Parse("~bs error")
+	notBodies, _ := filter.Parse("~d api")
+	for _, tt := range []struct {
+		name string
+		o    options
+		f    *filter.Filter
+		want int
+	}{
+		{"report only", options{}, nil, -1},
+		{"filter without bodies", options{}, notBodies, -1},
+		{"-b", options{bodies: true}, nil, 0},
+		{"--json", options{json: true}, nil, 0},
+		{"--har", options{har: "x.har"}, nil, 0},
+		{"--grep", options{}, grep, 0},
+		{"body filter", options{}, onBodies, 0},
+		{"--body-limit", options{bodyLimit: 100}, nil, 100},
+	} {
+		if got := tt.o.keptBodies(tt.f); got != tt.want {
+			t.Errorf("%s: keptBodies = %d; want %d", tt.name, got, tt.want)
+		}
 	}
 }
