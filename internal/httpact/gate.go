@@ -74,7 +74,9 @@ type rawReader struct {
 
 func (r rawReader) Read(b []byte) (int, error) {
 	n, err := r.r.Read(b)
-	r.g.raw = append(r.g.raw, b[:n]...)
+	if !r.g.pass {
+		r.g.raw = append(r.g.raw, b[:n]...)
+	}
 	return n, err
 }
 
@@ -87,6 +89,9 @@ func (g *Gate) Read(p []byte) (int, error) {
 		if g.err != nil {
 			return 0, g.err
 		}
+		if g.pass {
+			return g.br.Read(p)
+		}
 		g.step()
 	}
 	n := copy(p, g.raw[:g.ready])
@@ -95,7 +100,7 @@ func (g *Gate) Read(p []byte) (int, error) {
 	return n, nil
 }
 
-// step reads on: a body, a head, or anything once the protocol switched.
+// step reads on: a body or a head, or waits for the status of a switch.
 func (g *Gate) step() {
 	var scratch [4 << 10]byte
 	switch {
@@ -103,9 +108,11 @@ func (g *Gate) step() {
 		code, ok := <-g.switching
 		g.switching = nil
 		g.pass = !ok || code == http.StatusSwitchingProtocols || g.connect && code >= 200 && code < 300
-	case g.pass:
-		_, err := g.br.Read(scratch[:])
-		g.ready, g.err = g.consumed(), err
+		if g.pass {
+			// All forwarded: raw holds only what br still buffers, which
+			// Read now returns from br itself.
+			g.raw = g.raw[:0]
+		}
 	case g.body != nil:
 		_, err := g.body.Read(scratch[:])
 		g.ready = g.consumed()
