@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"sync"
+	"time"
 
 	"github.com/htapod/htapod/event"
 )
@@ -24,8 +25,13 @@ import (
 // request that Decide answers is not forwarded either: the server's side
 // is ended (responses to earlier requests still come), then the answer
 // goes to the command with Connection: close and the connection ends.
-// After a request to switch protocols (Upgrade, CONNECT) the gate waits
-// for the response's status: once the server switched, everything passes.
+// After a request to switch protocols (Upgrade) the gate waits for the
+// response's status (at most switchWait): once the server switched (101),
+// everything passes. A CONNECT is judged like any request and opens no
+// tunnel: a 2xx from a server that goes on speaking HTTP would otherwise
+// let the next requests through unjudged. Heads whose body servers may
+// frame differently (Transfer-Encoding with Content-Length, or in
+// HTTP/1.0) or larger than 1 MiB are answered 400.
 //
 // Read is the command's side of the flow with what may be forwarded; the
 // caller copies it to the server. Response sees what the server sends to
@@ -43,10 +49,9 @@ type Gate struct {
 	err   error
 
 	// The response to a request to switch protocols: switching delivers
-	// its status (closed when the server's side ended first); connect
-	// says the request was a CONNECT.
+	// its status (closed when the server's side ended first).
 	switching <-chan int
-	connect   bool
+	inHead    bool // a head is being read: raw is bounded
 
 	mu      sync.Mutex
 	status  chan<- int // Response's end of switching, while awaited
@@ -54,7 +59,15 @@ type Gate struct {
 	answer  []byte     // the reply to a refused request, once Read returned io.EOF
 	dropped int        // bytes of the refused request's head
 	sent    int        // requests forwarded
+	ended   bool       // Done was called
 }
+
+// switchWait bounds the wait for the status of a switch of protocols:
+// meanwhile nothing is read from the command.
+const switchWait = 30 * time.Second
+
+// errHeadTooLarge ends a head beyond maxRawHead.
+var errHeadTooLarge = errors.New("request head too large")
 
 // NewGate returns the gate for the command's leg src. tee is told the
 // bytes the command sent that are not forwarded, and the answer, so that
@@ -73,6 +86,9 @@ type rawReader struct {
 }
 
 func (r rawReader) Read(b []byte) (int, error) {
+	if r.g.inHead && len(r.g.raw) > maxRawHead {
+		return 0, errHeadTooLarge
+	}
 	n, err := r.r.Read(b)
 	if !r.g.pass {
 		r.g.raw = append(r.g.raw, b[:n]...)
@@ -105,9 +121,15 @@ func (g *Gate) step() {
 	var scratch [4 << 10]byte
 	switch {
 	case g.body == nil && g.switching != nil:
-		code, ok := <-g.switching
+		var code int
+		t := time.NewTimer(switchWait)
+		select {
+		case code = <-g.switching:
+		case <-t.C: // no answer: judge what the command sends next
+		}
+		t.Stop()
 		g.switching = nil
-		g.pass = !ok || code == http.StatusSwitchingProtocols || g.connect && code >= 200 && code < 300
+		g.pass = code == http.StatusSwitchingProtocols
 		if g.pass {
 			// All forwarded: raw holds only what br still buffers, which
 			// Read now returns from br itself.
@@ -134,7 +156,12 @@ func (g *Gate) head() {
 		g.judge(req, nil)
 		return
 	}
+	g.inHead = true
 	req, err := http.ReadRequest(g.br)
+	g.inHead = false
+	if err == nil && ambiguousFraming(g.raw[:g.consumed()], req.ProtoAtLeast(1, 1)) {
+		err = errAmbiguousFraming
+	}
 	if err != nil {
 		if g.consumed() == 0 && len(g.raw) == 0 && (err == io.EOF || isClosed(err)) {
 			g.err = io.EOF // the command ended between requests
@@ -152,6 +179,29 @@ func (g *Gate) head() {
 	body := req.Body
 	req.Body = http.NoBody
 	g.judge(req, body)
+}
+
+// errAmbiguousFraming refuses a head whose body servers may read in
+// different ways.
+var errAmbiguousFraming = errors.New("Transfer-Encoding with Content-Length, or in HTTP/1.0")
+
+// ambiguousFraming says a request head (its bytes as sent) has
+// Transfer-Encoding together with Content-Length, or in HTTP/1.0, where
+// net/http ignores it and other servers do not (RFC 9112 §6.1: a server
+// may reject such a request, and the gate must not read it otherwise
+// than the server would).
+func ambiguousFraming(head []byte, http11 bool) bool {
+	te, cl := false, false
+	for _, line := range bytes.Split(head, []byte("\n"))[1:] {
+		name, _, ok := bytes.Cut(line, []byte(":"))
+		if !ok {
+			continue
+		}
+		name = bytes.TrimSpace(name)
+		te = te || equalFold(name, "transfer-encoding")
+		cl = cl || equalFold(name, "content-length")
+	}
+	return te && (cl || !http11)
 }
 
 // fastHead waits until the buffer holds a whole head and reads it with
@@ -198,12 +248,16 @@ func (g *Gate) judge(req *http.Request, body io.ReadCloser) {
 	if body != nil && body != http.NoBody {
 		g.body = body
 	}
-	if req.Method == http.MethodConnect || req.Header.Get("Upgrade") != "" {
+	if req.Header.Get("Upgrade") != "" {
 		ch := make(chan int, 1)
 		g.mu.Lock()
-		g.status, g.seen = ch, nil
+		if g.ended {
+			close(ch) // the server's side is over: no status will come
+		} else {
+			g.status, g.seen = ch, nil
+		}
 		g.mu.Unlock()
-		g.switching, g.connect = ch, req.Method == http.MethodConnect
+		g.switching = ch
 	}
 }
 
@@ -234,6 +288,14 @@ func (g *Gate) Answer() (answer []byte, dropped int) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	return g.answer, g.dropped
+}
+
+// Unread returns the command's bytes the gate read but did not pass on
+// or drop (what followed a refused head), for a caller that drains the
+// command's side after a refusal.
+func (g *Gate) Unread() []byte {
+	b, _ := g.br.Peek(g.br.Buffered())
+	return b
 }
 
 // Refused says whether a request was refused, and whether none had been
@@ -287,6 +349,7 @@ func (g *Gate) settle(code int) {
 func (g *Gate) Done() {
 	g.mu.Lock()
 	defer g.mu.Unlock()
+	g.ended = true
 	if g.status != nil {
 		close(g.status)
 		g.status, g.seen = nil, nil

@@ -7,6 +7,7 @@ import (
 	"net/http"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/respond"
@@ -153,5 +154,55 @@ func TestGateSwitch(t *testing.T) {
 				t.Errorf("forwarded %q; want %q", out.String(), tt.forwarded)
 			}
 		})
+	}
+}
+
+// TestGateRefusesAmbiguous: heads whose body servers may frame in
+// different ways, or too large a head, are answered 400 and not forwarded.
+func TestGateRefusesAmbiguous(t *testing.T) {
+	for _, tt := range []struct{ name, head string }{
+		{"HTTP/1.0 chunked", "POST / HTTP/1.0\r\nHost: www.lab.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\nGET /x HTTP/1.1\r\nHost: evil.test\r\n\r\n"},
+		{"length and chunked", "POST / HTTP/1.1\r\nHost: www.lab.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"huge head", "GET / HTTP/1.1\r\nHost: www.lab.test\r\nX-Big: " + strings.Repeat("a", maxRawHead+10) + "\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			g, out, _ := gateThrough(t, tt.head)
+			a, _ := g.Answer()
+			if out != "" || !bytes.HasPrefix(a, []byte("HTTP/1.1 400 ")) {
+				t.Errorf("forwarded %q, answered %.60q; want nothing forwarded and a 400", out, a)
+			}
+		})
+	}
+}
+
+// TestGateConnectIsNotATunnel: a 200 to CONNECT from a server that goes
+// on speaking HTTP does not open the gate: the next request is judged.
+func TestGateConnectIsNotATunnel(t *testing.T) {
+	connect := "CONNECT www.lab.test:443 HTTP/1.1\r\nHost: www.lab.test:443\r\n\r\n"
+	pr, pw := io.Pipe()
+	g := NewGate(pr, Config{Decide: denyHost}, nil)
+	go func() {
+		io.WriteString(pw, connect+"GET /secret HTTP/1.1\r\nHost: evil.test\r\n\r\n")
+		pw.Close()
+	}()
+	g.Response([]byte("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"))
+	var out bytes.Buffer
+	io.Copy(&out, g)
+	if out.String() != connect {
+		t.Errorf("forwarded %q; want the CONNECT only", out.String())
+	}
+}
+
+// TestGateUpgradeAfterServerEnded: once the server's side ended, a request
+// to switch protocols does not wait for a status that cannot come.
+func TestGateUpgradeAfterServerEnded(t *testing.T) {
+	g := NewGate(strings.NewReader("GET /ws HTTP/1.1\r\nHost: www.lab.test\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n"), Config{Decide: denyHost}, nil)
+	g.Done()
+	done := make(chan struct{})
+	go func() { io.Copy(io.Discard, g); close(done) }()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("the gate waited for a status after the server's side ended")
 	}
 }

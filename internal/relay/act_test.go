@@ -333,6 +333,7 @@ func TestActHostOnly(t *testing.T) {
 			if rest, _ := io.ReadAll(br); len(rest) != 0 {
 				t.Errorf("after the answer: %q; want the end", rest)
 			}
+			in.client.Close()
 			await(t, done, "HandleTCP")
 			if int(hits.Load()) != tt.allowed {
 				t.Errorf("origin saw %d requests; want %d", hits.Load(), tt.allowed)
@@ -346,5 +347,45 @@ func TestActHostOnly(t *testing.T) {
 				t.Errorf("exchanges reported %q; want %q", got, want)
 			}
 		})
+	}
+}
+
+// TestActHostOnlyRefusedUpload: a denied request whose body is still being
+// sent gets the 403, not a reset: htapod reads and drops the body it
+// refused before it closes the connection.
+func TestActHostOnlyRefusedUpload(t *testing.T) {
+	var hits atomic.Int32
+	origin := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { hits.Add(1) }))
+	t.Cleanup(origin.Close)
+	deny := func(r *http.Request) respond.Decision {
+		return respond.Decision{Action: "policy deny", Response: &respond.Response{Status: 403, Body: []byte("denied\n")}}
+	}
+	f, _ := newTestForwarder(t, Config{
+		Router:  mapTo(origin.Listener.Addr()),
+		Dissect: pick.Stream(dissect.Options{}),
+		HTTP:    func(route.Flow) *Act { return &Act{Decide: deny, HostOnly: true} },
+	})
+	in := newTestInbound(t)
+	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
+	const size = 4 << 20
+	sent := make(chan error, 1)
+	go func() {
+		_, err := io.WriteString(in.client, fmt.Sprintf("POST /up HTTP/1.1\r\nHost: evil.test\r\nContent-Length: %d\r\n\r\n", size))
+		if err == nil {
+			_, err = in.client.Write(make([]byte, size))
+		}
+		sent <- err
+	}()
+	if err := <-sent; err != nil {
+		t.Errorf("sending the body: %v; want it taken (and dropped)", err)
+	}
+	resp, err := http.ReadResponse(bufio.NewReader(in.client), nil)
+	if err != nil || resp.StatusCode != 403 {
+		t.Fatalf("answer %v, %v; want the 403", resp, err)
+	}
+	in.client.Close()
+	await(t, done, "HandleTCP")
+	if hits.Load() != 0 {
+		t.Errorf("origin saw %d requests; want none", hits.Load())
 	}
 }

@@ -1,6 +1,8 @@
 package relay
 
 import (
+	"bytes"
+	"io"
 	"time"
 
 	"github.com/htapod/htapod/dissect"
@@ -32,7 +34,7 @@ func (f *Forwarder) gate(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 		gc.timer.Stop()
 	}
 	_, dropped := g.Answer()
-	fl.Up += res.Up + int64(dropped)
+	fl.Up += res.Up + int64(dropped) + gc.drained
 	fl.Down += res.Down + gc.answered
 	feeders.close()
 	return res.End, res.Err
@@ -48,7 +50,15 @@ type gatedConn struct {
 	tee      Tee
 	timer    *time.Timer
 	answered int64
+	drained  int64 // the command's bytes dropped after a refusal
 }
+
+// After a refused request, the command's bytes are read and dropped for
+// at most drainWait, up to maxDrain.
+const (
+	drainWait = 2 * time.Second
+	maxDrain  = 16 << 20
+)
 
 func (c *gatedConn) Read(b []byte) (int, error) {
 	n, err := c.g.Read(b)
@@ -73,19 +83,29 @@ func (c *gatedConn) Write(b []byte) (int, error) {
 }
 
 // CloseWrite sends the answer to a refused request, if any, then FIN.
+// After an answer it reads and drops what the command still sends (the
+// refused request's body), bounded: closing a connection with unread
+// bytes resets it, and the command might not get to read the answer.
 func (c *gatedConn) CloseWrite() error {
 	c.g.Done()
-	if a, _ := c.g.Answer(); a != nil {
-		if c.tee != nil {
-			c.tee(Down, a)
-		}
-		n, err := c.Conn.Write(a)
-		c.answered = int64(n)
-		if err != nil {
-			return err
-		}
+	a, _ := c.g.Answer()
+	if a == nil {
+		return c.Conn.CloseWrite()
 	}
-	return c.Conn.CloseWrite()
+	if c.tee != nil {
+		c.tee(Down, a)
+	}
+	n, err := c.Conn.Write(a)
+	c.answered = int64(n)
+	if err != nil {
+		return err
+	}
+	err = c.Conn.CloseWrite()
+	stop := time.AfterFunc(drainWait, func() { c.Conn.Close() })
+	m, _ := io.CopyN(io.Discard, io.MultiReader(bytes.NewReader(c.g.Unread()), c.Conn), maxDrain)
+	stop.Stop()
+	c.drained = m
+	return err
 }
 
 // Abort wakes the gate and resets the command's leg.
