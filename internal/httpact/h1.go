@@ -45,6 +45,9 @@ func serveH1(ctx context.Context, client net.Conn, cfg *Config) error {
 func (s *h1) exchange(ctx context.Context, seq uint32) (more bool, err error) {
 	req, head, err := readHead(s.ctap, s.br, http.ReadRequest)
 	s.head = head
+	if err == nil && head != nil && ambiguousFraming(head, req.ProtoAtLeast(1, 1)) {
+		err = errAmbiguousFraming // the server might frame its body otherwise
+	}
 	if err != nil {
 		if isClosed(err) {
 			return false, nil

@@ -457,3 +457,42 @@ func TestServeH1Streams(t *testing.T) {
 		})
 	}
 }
+
+// TestServeRefusesAmbiguous: the act layer's server answers 400 to a head
+// whose body servers may frame in different ways, or too large a head,
+// and forwards none of it.
+func TestServeRefusesAmbiguous(t *testing.T) {
+	for _, tt := range []struct{ name, head string }{
+		{"HTTP/1.0 chunked", "POST / HTTP/1.0\r\nHost: lab.test\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"length and chunked", "POST / HTTP/1.1\r\nHost: lab.test\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"},
+		{"huge head", "GET / HTTP/1.1\r\nHost: lab.test\r\nX-Big: " + strings.Repeat("a", maxRawHead+10) + "\r\n\r\n"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			up, origin := net.Pipe()
+			got := make(chan int64, 1)
+			go func() {
+				n, _ := io.Copy(io.Discard, origin)
+				got <- n
+			}()
+			cmd, leg := net.Pipe()
+			done := make(chan struct{})
+			go func() {
+				defer close(done)
+				Serve(context.Background(), leg, Config{Decide: fixed(respond.Decision{}), Upstream: up})
+				leg.Close()
+			}()
+			go io.WriteString(cmd, tt.head)
+			cmd.SetReadDeadline(time.Now().Add(5 * time.Second))
+			resp, err := http.ReadResponse(bufio.NewReader(cmd), nil)
+			if err != nil || resp.StatusCode != 400 {
+				t.Fatalf("answer %v, %v; want a 400", resp, err)
+			}
+			cmd.Close()
+			<-done
+			up.Close()
+			if n := <-got; n != 0 {
+				t.Errorf("the upstream got %d bytes; want none", n)
+			}
+		})
+	}
+}

@@ -20,6 +20,9 @@ type tap struct {
 }
 
 func (t *tap) Read(b []byte) (int, error) {
+	if t.on && len(t.buf) > maxRawHead {
+		return 0, errHeadTooLarge // a head is bounded, as in the gate
+	}
 	n, err := t.r.Read(b)
 	if t.on && n > 0 {
 		t.buf = append(t.buf, b[:n]...)
