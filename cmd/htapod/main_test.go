@@ -65,18 +65,18 @@ func TestKeptBodies(t *testing.T) {
 	notBodies, _ := filter.Parse("~d api")
 	for _, tt := range []struct {
 		name string
-		o    options
+		o    *options // options hold a policy report and its lock
 		f    *filter.Filter
 		want int
 	}{
-		{"report only", options{}, nil, -1},
-		{"filter without bodies", options{}, notBodies, -1},
-		{"-b", options{bodies: true}, nil, 0},
-		{"--json", options{json: true}, nil, 0},
-		{"--har", options{har: "x.har"}, nil, 0},
-		{"--grep", options{}, grep, 0},
-		{"body filter", options{}, onBodies, 0},
-		{"--body-limit", options{bodyLimit: 100}, nil, 100},
+		{"report only", &options{}, nil, -1},
+		{"filter without bodies", &options{}, notBodies, -1},
+		{"-b", &options{bodies: true}, nil, 0},
+		{"--json", &options{json: true}, nil, 0},
+		{"--har", &options{har: "x.har"}, nil, 0},
+		{"--grep", &options{}, grep, 0},
+		{"body filter", &options{}, onBodies, 0},
+		{"--body-limit", &options{bodyLimit: 100}, nil, 100},
 	} {
 		if got := tt.o.keptBodies(tt.f); got != tt.want {
 			t.Errorf("%s: keptBodies = %d; want %d", tt.name, got, tt.want)
