@@ -4,6 +4,8 @@ import (
 	"bytes"
 	"net/http"
 	"net/url"
+
+	"golang.org/x/net/http/httpguts"
 )
 
 // fastHead reads a request head (b ends with its empty line) that has no
@@ -42,9 +44,10 @@ func fastHead(b []byte) (*http.Request, bool) {
 			return nil, false
 		}
 		switch {
-		case equalFold(name, "host"):
+		case bytes.EqualFold(name, []byte("host")):
 			host, hosts = value, hosts+1
-		case equalFold(name, "content-length"), equalFold(name, "transfer-encoding"), equalFold(name, "upgrade"):
+		case bytes.EqualFold(name, []byte("content-length")), bytes.EqualFold(name, []byte("transfer-encoding")),
+			bytes.EqualFold(name, []byte("upgrade")):
 			return nil, false
 		}
 	}
@@ -120,39 +123,9 @@ func field(l []byte) (name, value []byte, ok bool) {
 // isToken says b is a token (RFC 9110 §5.6.2).
 func isToken(b []byte) bool {
 	for _, c := range b {
-		if c >= 0x80 || !tchar[c] {
+		if !httpguts.IsTokenRune(rune(c)) {
 			return false
 		}
 	}
 	return len(b) > 0
-}
-
-var tchar = func() (t [128]bool) {
-	for c := '0'; c <= '9'; c++ {
-		t[c] = true
-	}
-	for c := 'a'; c <= 'z'; c++ {
-		t[c], t[c-'a'+'A'] = true, true
-	}
-	for _, c := range "!#$%&'*+-.^_`|~" {
-		t[c] = true
-	}
-	return t
-}()
-
-// equalFold says b is s (lower case) in any case.
-func equalFold(b []byte, s string) bool {
-	if len(b) != len(s) {
-		return false
-	}
-	for i := range b {
-		c := b[i]
-		if 'A' <= c && c <= 'Z' {
-			c += 'a' - 'A'
-		}
-		if c != s[i] {
-			return false
-		}
-	}
-	return true
 }

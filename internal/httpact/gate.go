@@ -198,8 +198,8 @@ func ambiguousFraming(head []byte, http11 bool) bool {
 			continue
 		}
 		name = bytes.TrimSpace(name)
-		te = te || equalFold(name, "transfer-encoding")
-		cl = cl || equalFold(name, "content-length")
+		te = te || bytes.EqualFold(name, []byte("transfer-encoding"))
+		cl = cl || bytes.EqualFold(name, []byte("content-length"))
 	}
 	return te && (cl || !http11)
 }
