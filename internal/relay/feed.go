@@ -72,12 +72,6 @@ func (f *feeder) tee(dir event.Direction, b []byte) {
 	if f.closed || f.behind {
 		return
 	}
-	if f.backlog+len(b) > maxBacklog {
-		f.behind = true
-		f.queue = nil
-		f.cond.Signal()
-		return
-	}
 	t, i := time.Now(), dirIndex(dir)
 	off := f.queued[i]
 	f.queued[i] += int64(len(b))
@@ -94,6 +88,13 @@ func (f *feeder) tee(dir event.Direction, b []byte) {
 		if len(b) == 0 {
 			return
 		}
+	}
+	if f.backlog+len(b) > maxBacklog {
+		// Only bytes to copy count: counts cost the queue nothing.
+		f.behind = true
+		f.queue = nil
+		f.cond.Signal()
+		return
 	}
 	f.backlog += len(b)
 	f.queue = append(f.queue, chunk{dir: dir, b: append([]byte(nil), b...), t: t})

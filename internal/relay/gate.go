@@ -23,11 +23,7 @@ func (f *Forwarder) gate(fl *event.Flow, meta dissect.Meta, inner, outer Conn, p
 	feeders := f.feedersFor(fl, meta, pending, nil, marks.Wrap(stamped(f.cfg.Events, fl.Process)))
 	tee := feeders.tee()
 	cfg := httpact.Config{Decide: act.Decide, Host: hostOf(meta), Marks: marks}
-	g := httpact.NewGate(&primed{Conn: inner, b: pending}, cfg, func(dir event.Direction, b []byte) {
-		if tee != nil {
-			tee(dir, b)
-		}
-	})
+	g := httpact.NewGate(&primed{Conn: inner, b: pending}, cfg, tee)
 	gc := &gatedConn{Conn: inner, g: g, outer: outer, tee: tee}
 	res := Pipe(gc, outer, tee)
 	if gc.timer != nil {
