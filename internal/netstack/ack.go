@@ -43,6 +43,12 @@ type heldAck struct {
 	timer *time.Timer
 }
 
+// free forgets a held ACK that is not written.
+func (h *heldAck) free() {
+	h.timer.Stop()
+	h.pkt.DecRef()
+}
+
 func newAckEndpoint(child stack.LinkEndpoint) *ackEndpoint {
 	e := &ackEndpoint{held: make(map[ackKey]*heldAck)}
 	e.Endpoint.Init(child, e)
@@ -83,8 +89,7 @@ func (e *ackEndpoint) hold(key ackKey, pkt *stack.PacketBuffer) bool {
 	}
 	if h, ok := e.held[key]; ok {
 		delete(e.held, key)
-		h.timer.Stop()
-		h.pkt.DecRef()
+		h.free()
 		return false
 	}
 	h := &heldAck{pkt: pkt.IncRef()}
@@ -117,8 +122,7 @@ func (e *ackEndpoint) drop(key ackKey) {
 	}
 	e.mu.Unlock()
 	if ok {
-		h.timer.Stop()
-		h.pkt.DecRef()
+		h.free()
 	}
 }
 
@@ -130,8 +134,7 @@ func (e *ackEndpoint) Close() {
 	e.held = nil
 	e.mu.Unlock()
 	for _, h := range held {
-		h.timer.Stop()
-		h.pkt.DecRef()
+		h.free()
 	}
 	e.Endpoint.Close()
 }
