@@ -36,6 +36,17 @@ func mockPath(r *http.Request) respond.Decision {
 	return respond.Decision{}
 }
 
+// actForwarder is a Forwarder that relays every flow to addr, dissects
+// it, and acts on it with act.
+func actForwarder(t *testing.T, addr net.Addr, act *Act) (*Forwarder, *recorder) {
+	t.Helper()
+	return newTestForwarder(t, Config{
+		Router:  mapTo(addr),
+		Dissect: pick.Stream(dissect.Options{}),
+		HTTP:    func(route.Flow) *Act { return act },
+	})
+}
+
 // httpEvents returns the done HTTP events recorded so far.
 func (r *recorder) httpDone() []*event.HTTP {
 	r.mu.Lock()
@@ -57,11 +68,7 @@ func TestActOnPlainHTTP(t *testing.T) {
 	}))
 	t.Cleanup(origin.Close)
 	addr := origin.Listener.Addr()
-	f, events := newTestForwarder(t, Config{
-		Router:  mapTo(addr),
-		Dissect: pick.Stream(dissect.Options{}),
-		HTTP:    func(route.Flow) *Act { return &Act{Decide: mockPath} },
-	})
+	f, events := actForwarder(t, addr, &Act{Decide: mockPath})
 	in := newTestInbound(t)
 	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
 	br := bufio.NewReader(in.client)
@@ -228,11 +235,7 @@ func TestActOnH2C(t *testing.T) {
 				t.Cleanup(origin.Close)
 				addr = origin.Listener.Addr()
 			}
-			f, events := newTestForwarder(t, Config{
-				Router:  mapTo(addr),
-				Dissect: pick.Stream(dissect.Options{}),
-				HTTP:    func(route.Flow) *Act { return &Act{Decide: mockPath} },
-			})
+			f, events := actForwarder(t, addr, &Act{Decide: mockPath})
 			in := newTestInbound(t)
 			done := start(func() { f.HandleTCP(testSrc, testDst, in) })
 			if tt.serverFirst {
@@ -295,11 +298,7 @@ func TestActHostOnly(t *testing.T) {
 	}{{"first request", 0}, {"after two", 2}} {
 		t.Run(tt.name, func(t *testing.T) {
 			hits.Store(0)
-			f, events := newTestForwarder(t, Config{
-				Router:  mapTo(origin.Listener.Addr()),
-				Dissect: pick.Stream(dissect.Options{}),
-				HTTP:    func(route.Flow) *Act { return &Act{Decide: deny, HostOnly: true} },
-			})
+			f, events := actForwarder(t, origin.Listener.Addr(), &Act{Decide: deny, HostOnly: true})
 			in := newTestInbound(t)
 			done := start(func() { f.HandleTCP(testSrc, testDst, in) })
 			br := bufio.NewReader(in.client)
@@ -360,11 +359,7 @@ func TestActHostOnlyRefusedUpload(t *testing.T) {
 	deny := func(r *http.Request) respond.Decision {
 		return respond.Decision{Action: "policy deny", Response: &respond.Response{Status: 403, Body: []byte("denied\n")}}
 	}
-	f, _ := newTestForwarder(t, Config{
-		Router:  mapTo(origin.Listener.Addr()),
-		Dissect: pick.Stream(dissect.Options{}),
-		HTTP:    func(route.Flow) *Act { return &Act{Decide: deny, HostOnly: true} },
-	})
+	f, _ := actForwarder(t, origin.Listener.Addr(), &Act{Decide: deny, HostOnly: true})
 	in := newTestInbound(t)
 	done := start(func() { f.HandleTCP(testSrc, testDst, in) })
 	const size = 4 << 20
