@@ -173,7 +173,7 @@ func (g *Gate) head() {
 			g.raw, g.err = g.raw[:0], io.EOF
 			return
 		}
-		g.refuse(nil, h1Response(nil, badRequest(err)))
+		g.refuse(h1Response(nil, badRequest(err)))
 		return
 	}
 	body := req.Body
@@ -236,9 +236,7 @@ func (g *Gate) judge(req *http.Request, body io.ReadCloser) {
 	req.Body = body
 	g.cfg.Marks.h1(g.seq, d.Action)
 	if a := answer(d); a != nil {
-		resp := h1Response(req, a)
-		resp.Close = true
-		g.refuse(req, resp)
+		g.refuse(h1Response(req, a))
 		return
 	}
 	g.mu.Lock()
@@ -263,20 +261,17 @@ func (g *Gate) judge(req *http.Request, body io.ReadCloser) {
 
 // refuse answers the request whose head was just read with resp: the
 // head goes to the dissectors, not to the server, and Read ends.
-func (g *Gate) refuse(req *http.Request, resp *http.Response) {
+func (g *Gate) refuse(resp *http.Response) {
 	n := g.consumed()
 	if g.tee != nil {
 		g.tee(event.Up, g.raw[:n])
 	}
-	g.mu.Lock()
-	g.dropped += n
-	g.mu.Unlock()
-	g.raw = g.raw[:0]
+	g.raw = g.raw[:0] // what follows the head is still in br (Unread)
 	var buf bytes.Buffer
 	resp.Header.Set("Connection", "close")
 	resp.Write(&buf)
 	g.mu.Lock()
-	g.answer = buf.Bytes()
+	g.answer, g.dropped = buf.Bytes(), g.dropped+n
 	g.mu.Unlock()
 	g.ready, g.err = 0, io.EOF
 }
