@@ -189,8 +189,18 @@ func TestWriteBrowserTrust(t *testing.T) {
 	}
 	chromium := filepath.Dir(mk("etc/chromium/master_preferences", "{}"))
 	dist := filepath.Dir(mk("usr/lib/firefox-esr/distribution/x", ""))
-	profile := filepath.Dir(mk("home/.mozilla/firefox/abc.default/cert9.db", "cert db"))
-	mk("home/.mozilla/firefox/abc.default/key4.db", "key db")
+	profile := filepath.Dir(mk("home/.mozilla/firefox/abc.default/x", ""))
+	certutil, _ := exec.LookPath("certutil")
+	if certutil != "" {
+		// A real profile database, as Firefox makes it.
+		if out, err := exec.Command(certutil, "-N", "-d", "sql:"+profile, "--empty-password").CombinedOutput(); err != nil {
+			t.Fatalf("certutil -N: %v\n%s", err, out)
+		}
+	} else {
+		mk("home/.mozilla/firefox/abc.default/cert9.db", "cert db")
+		mk("home/.mozilla/firefox/abc.default/key4.db", "key db")
+	}
+	userDB := dirListing(t, profile)
 	oldC, oldS, oldI := chromiumPolicyRoots, firefoxSysConf, firefoxInstalls
 	t.Cleanup(func() { chromiumPolicyRoots, firefoxSysConf, firefoxInstalls = oldC, oldS, oldI })
 	chromiumPolicyRoots = []string{chromium, filepath.Join(root, "etc/opt/chrome")}
@@ -212,8 +222,9 @@ func TestWriteBrowserTrust(t *testing.T) {
 			t.Errorf("no mount over %s; mounts %v", dst, b.mounts)
 		}
 	}
-	if len(b.mounts) != 4 || len(b.skipped) != 0 {
-		t.Errorf("mounts %v, skipped %q; want the 4 above and nothing skipped", b.mounts, b.skipped)
+	// Without certutil the profile's copy has no CA, and the run says so.
+	if wantSkipped := map[bool]int{true: 0, false: 1}[certutil != ""]; len(b.mounts) != 4 || len(b.skipped) != wantSkipped {
+		t.Errorf("mounts %v, skipped %q; want the 4 above and %d skipped", b.mounts, b.skipped, wantSkipped)
 	}
 	pol, err := os.ReadFile(filepath.Join(mounts[chromium], "policies/managed", chromiumPolicyFile))
 	if err != nil || !strings.Contains(string(pol), base64.StdEncoding.EncodeToString(a.Certificate().Raw)) {
@@ -223,8 +234,19 @@ func TestWriteBrowserTrust(t *testing.T) {
 	if err != nil || !strings.Contains(string(ff), caFile) {
 		t.Errorf("Firefox policy = %s, %v; want Install naming %s", ff, err, caFile)
 	}
-	if got, _ := os.ReadFile(mounts[filepath.Join(profile, "cert9.db")]); string(got) != "cert db" {
+	if certutil != "" {
+		// Firefox imports the policy's CA only while it starts; the
+		// profile's copy holds it before.
+		copyDir := filepath.Dir(mounts[filepath.Join(profile, "cert9.db")])
+		out, err := exec.Command(certutil, "-L", "-d", "sql:"+copyDir, "-n", nssNick(a), "-a").Output()
+		if err != nil || !bytes.Contains(out, []byte(base64.StdEncoding.EncodeToString(a.Certificate().Raw)[:40])) {
+			t.Errorf("the profile's copy does not hold the CA: %v\n%s", err, out)
+		}
+	} else if got, _ := os.ReadFile(mounts[filepath.Join(profile, "cert9.db")]); string(got) != "cert db" {
 		t.Errorf("profile cert9.db copy = %q; want a copy of the user's", got)
+	}
+	if after := dirListing(t, profile); !slices.Equal(userDB, after) {
+		t.Errorf("the user's profile changed")
 	}
 	for _, want := range []string{"Chromium policy", "Firefox policy", "Firefox profile " + profile} {
 		if !slices.ContainsFunc(b.stores, func(s string) bool { return strings.HasPrefix(s, want) }) {

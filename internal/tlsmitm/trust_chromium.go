@@ -3,6 +3,7 @@ package tlsmitm
 import (
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"fmt"
 	"os"
 	"os/exec"
@@ -106,9 +107,8 @@ func chromiumPolicy(managed, der string) (string, []byte, error) {
 // certutil and mounts it over the original: the user's files stay as they
 // are, and what the browser writes during the run goes to the copy.
 func (b *browserTrust) writeNSSDB(a *Authority, dir, nssdb string) {
-	certutil, err := exec.LookPath("certutil")
-	if err != nil {
-		b.skip("Chromium NSS database %s: no certutil: install libnss3-tools (Debian, Ubuntu) or nss-tools (Fedora)", nssdb)
+	if _, err := exec.LookPath("certutil"); err != nil {
+		b.skip("Chromium NSS database %s: %v", nssdb, errNoCertutil)
 		return
 	}
 	copyDir := filepath.Join(dir, "nssdb")
@@ -117,12 +117,37 @@ func (b *browserTrust) writeNSSDB(a *Authority, dir, nssdb string) {
 		b.skip("Chromium NSS database %s: copy: %v", nssdb, err)
 		return
 	}
-	caFile := filepath.Join(dir, "htapod-ca.pem")
-	out, err := exec.Command(certutil, "-d", "sql:"+copyDir, "-A", "-t", "C,,", "-n", "htapod "+a.Certificate().SerialNumber.Text(16), "-i", caFile).CombinedOutput()
-	if err != nil {
-		b.skip("Chromium NSS database %s: certutil: %v: %s", nssdb, err, strings.TrimSpace(string(out)))
+	if err := nssAddCA(copyDir, filepath.Join(dir, "htapod-ca.pem"), nssNick(a)); err != nil {
+		b.skip("Chromium NSS database %s: %v", nssdb, err)
 		return
 	}
 	b.mounts = append(b.mounts, Mount{Src: copyDir, Dst: nssdb})
 	b.stores = append(b.stores, "Chromium NSS database "+nssdb)
+}
+
+// errNoCertutil says what to install for certutil.
+var errNoCertutil = errors.New("no certutil: install libnss3-tools (Debian, Ubuntu) or nss-tools (Fedora)")
+
+// nssNick is the CA's nickname in an NSS database.
+func nssNick(a *Authority) string { return "htapod " + a.Certificate().SerialNumber.Text(16) }
+
+// nssAddCA adds caFile to the NSS database in dir (a copy), trusted to
+// issue server certificates. The password file is empty: a database with
+// a password (Firefox's primary password) is refused, not prompted for on
+// the terminal.
+func nssAddCA(dir, caFile, nick string) error {
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		return errNoCertutil
+	}
+	empty := filepath.Join(dir, ".htapod-empty-password")
+	if err := os.WriteFile(empty, nil, 0o600); err != nil {
+		return err
+	}
+	defer os.Remove(empty)
+	out, err := exec.Command(certutil, "-d", "sql:"+dir, "-A", "-t", "C,,", "-n", nick, "-i", caFile, "-f", empty).CombinedOutput()
+	if err != nil {
+		return fmt.Errorf("certutil: %v: %s", err, strings.TrimSpace(string(out)))
+	}
+	return nil
 }

@@ -16,10 +16,15 @@ import (
 // mounts such a policy where Firefox reads it — /etc/firefox/policies
 // (Debian's firefox-esr too), else the installation's distribution
 // directory — and mounts a copy of each existing profile's cert9.db over
-// the original, so that the import lands in the copy and the user's
-// database stays byte-identical. A profile that Firefox creates during
-// the run keeps the CA (whose key dies with the run: it can sign nothing
-// more).
+// the original, so that the user's database stays byte-identical.
+//
+// Firefox imports the policy's certificates asynchronously while it
+// starts: with an existing profile, its first page can be fetched before
+// the CA is in, and refused as signed by an unknown issuer. So htapod also
+// adds the CA to each profile's copy itself, with certutil, before the
+// command starts. A profile that Firefox creates during the run gets the
+// CA from the policy only (creating it takes long enough) and keeps it:
+// the CA's key dies with the run, so it can sign nothing more.
 
 // firefoxSysConf is Firefox's system policy directory on Linux; it wins
 // over the distribution directories.
@@ -49,7 +54,7 @@ func firefoxInstalled() bool {
 }
 
 // writeFirefox adds the Firefox stores to b.
-func (b *browserTrust) writeFirefox(dir, caFile, home string) {
+func (b *browserTrust) writeFirefox(dir, caFile, nick, home string) {
 	var targets [][2]string // policy file, top directory that may be copied
 	sys := filepath.Join(firefoxSysConf, "policies", "policies.json")
 	if _, err := os.Stat(firefoxSysConf); err == nil {
@@ -90,27 +95,38 @@ func (b *browserTrust) writeFirefox(dir, caFile, home string) {
 	for _, pat := range firefoxProfiles {
 		dbs, _ := filepath.Glob(filepath.Join(home, pat))
 		for _, db := range dbs {
-			b.shadowProfile(dir, filepath.Dir(db))
+			b.shadowProfile(dir, filepath.Dir(db), caFile, nick)
 		}
 	}
 }
 
 // shadowProfile mounts copies of a profile's certificate and key
-// databases over them: the policy's import and whatever else NSS writes
-// during the run (key4.db changes at every start) go to the copies.
-func (b *browserTrust) shadowProfile(dir, profile string) {
+// databases over them, with the CA added to the copy: the import and
+// whatever else NSS writes during the run (key4.db changes at every
+// start) go to the copies. Without certutil, or with a profile whose
+// primary password is set, the copies are mounted as they are and the CA
+// comes from the policy alone.
+func (b *browserTrust) shadowProfile(dir, profile, caFile, nick string) {
+	cp := filepath.Join(dir, fmt.Sprintf("firefox-profile-%d", len(b.mounts)))
+	if err := os.Mkdir(cp, 0o700); err != nil {
+		b.skip("Firefox profile %s: %v", profile, err)
+		return
+	}
 	var ms []Mount
 	for _, name := range []string{"cert9.db", "key4.db"} {
 		src := filepath.Join(profile, name)
 		if _, err := os.Stat(src); err != nil {
 			continue
 		}
-		cp := filepath.Join(dir, fmt.Sprintf("firefox-%d-%s", len(b.mounts), name))
-		if err := copyFileAny(src, cp); err != nil {
+		if err := copyFileAny(src, filepath.Join(cp, name)); err != nil {
 			b.skip("Firefox profile %s: copy %s: %v", profile, name, err)
 			return
 		}
-		ms = append(ms, Mount{Src: cp, Dst: src})
+		ms = append(ms, Mount{Src: filepath.Join(cp, name), Dst: src})
+	}
+	if err := nssAddCA(cp, caFile, nick); err != nil {
+		b.skip("Firefox profile %s: %v; the CA comes from the policy alone, which Firefox imports as it starts: "+
+			"its first pages may refuse htapod's certificates", profile, err)
 	}
 	b.mounts = append(b.mounts, ms...)
 	b.stores = append(b.stores, "Firefox profile "+profile)
@@ -154,6 +170,6 @@ func copyFileAny(src, dst string) error {
 func writeBrowserTrust(a *Authority, dir, caFile, home string) browserTrust {
 	var b browserTrust
 	b.writeChromium(a, dir, home)
-	b.writeFirefox(dir, caFile, home)
+	b.writeFirefox(dir, caFile, nssNick(a), home)
 	return b
 }
