@@ -28,6 +28,7 @@ type TCPConn struct {
 	local, rem netip.AddrPort
 
 	closeOnce sync.Once
+	bulk      bulkState
 }
 
 var _ net.Conn = (*TCPConn)(nil)
@@ -68,6 +69,7 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 		entry waiter.Entry
 		ch    <-chan struct{}
 	)
+	c.bulkBefore(len(b))
 	for done < len(b) {
 		r.Reset(b[done:])
 		n, err := c.ep.Write(&r, tcpip.WriteOptions{})
@@ -91,6 +93,7 @@ func (c *TCPConn) Write(b []byte) (int, error) {
 
 // CloseWrite sends FIN: the command reads EOF, and may still send.
 func (c *TCPConn) CloseWrite() error {
+	c.bulkStop()
 	if err := c.ep.Shutdown(tcpip.ShutdownWrite); err != nil {
 		return mapErr(err)
 	}
@@ -99,12 +102,12 @@ func (c *TCPConn) CloseWrite() error {
 
 // Abort resets the connection: the command sees ECONNRESET.
 func (c *TCPConn) Abort() {
-	c.closeOnce.Do(func() { c.ep.Abort() })
+	c.closeOnce.Do(func() { c.bulkStop(); c.ep.Abort() })
 }
 
 // Close closes the connection gracefully.
 func (c *TCPConn) Close() error {
-	c.closeOnce.Do(func() { c.ep.Close() })
+	c.closeOnce.Do(func() { c.bulkStop(); c.ep.Close() })
 	return nil
 }
 

@@ -70,6 +70,15 @@ type testNetOptions struct {
 	// capture is the Stack's Config.Capture; clientCapture sees every
 	// packet the client stack receives, after its link endpoint.
 	capture, clientCapture Capture
+	// mtu is both ends' MTU, testMTU if 0; htapod's TUN has 65520.
+	mtu uint32
+}
+
+func (o testNetOptions) linkMTU() uint32 {
+	if o.mtu == 0 {
+		return testMTU
+	}
+	return o.mtu
 }
 
 func newTestNetWith(tb testing.TB, opts testNetOptions) *testNet {
@@ -88,7 +97,7 @@ func newTestNetWith(tb testing.TB, opts testNetOptions) *testNet {
 	tn := &testNet{fds: fds, tcp: make(chan *TCPRequest, 16), udp: make(chan *UDPRequest, 16)}
 	st, err := New(Config{
 		FD:      fds[0],
-		MTU:     testMTU,
+		MTU:     opts.linkMTU(),
 		VnetHdr: opts.vnet,
 		Capture: opts.capture,
 		TCP: func(r *TCPRequest) {
@@ -130,9 +139,9 @@ func newClientStack(tb testing.TB, fd int, opts testNetOptions) *stack.Stack {
 	var ep stack.LinkEndpoint
 	var err error
 	if opts.vnet {
-		ep, err = newVnetEndpoint(fd, testMTU, true)
+		ep, err = newVnetEndpoint(fd, opts.linkMTU(), true)
 	} else {
-		ep, err = fdbased.New(&fdbased.Options{FDs: []int{fd}, MTU: testMTU})
+		ep, err = fdbased.New(&fdbased.Options{FDs: []int{fd}, MTU: opts.linkMTU()})
 	}
 	if err != nil {
 		tb.Fatalf("client link endpoint: %v", err)
