@@ -2,6 +2,7 @@ package tlsmitm
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
 	"crypto/x509"
 	"errors"
@@ -53,6 +54,12 @@ type Interceptor struct {
 	// verification on the upstream leg each time (the server decides, as
 	// it would for the command itself).
 	sessions tls.ClientSessionCache
+	// ticketKeys let the command's leg resume sessions too. Each
+	// connection's leg is a tls.Config of its own, whose automatic keys
+	// would be its own: a command that keeps sessions (curl, browsers,
+	// Node) then checked htapod's leaf on every connection. The keys are
+	// random per run and never leave memory.
+	ticketKeys [][32]byte
 }
 
 // upstreamSessions is how many servers' TLS sessions a run keeps.
@@ -64,7 +71,8 @@ func New(cfg Config) *Interceptor {
 		cfg.HandshakeTimeout = 30 * time.Second
 	}
 	i := &Interceptor{cfg: cfg, roots: func() *x509.CertPool { return cfg.Roots },
-		sessions: tls.NewLRUClientSessionCache(upstreamSessions)}
+		sessions: tls.NewLRUClientSessionCache(upstreamSessions), ticketKeys: make([][32]byte, 1)}
+	rand.Read(i.ticketKeys[0][:])
 	if cfg.RootsFunc != nil {
 		i.roots = sync.OnceValue(cfg.RootsFunc)
 	}
@@ -342,10 +350,12 @@ func alertName(a tls.AlertError) string {
 // server is the command's leg: htapod's leaf, the ALPN it may choose, and
 // the command leg's key log (for the pcapng).
 func (i *Interceptor) server(c net.Conn, leaf *tls.Certificate, protos []string) *tls.Conn {
-	return tls.Server(c, &tls.Config{
+	cfg := &tls.Config{
 		Certificates: []tls.Certificate{*leaf},
 		NextProtos:   protos,
 		KeyLogWriter: i.clientLog,
 		MinVersion:   tls.VersionTLS10,
-	})
+	}
+	cfg.SetSessionTicketKeys(i.ticketKeys)
+	return tls.Server(c, cfg)
 }

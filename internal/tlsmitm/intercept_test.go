@@ -726,3 +726,32 @@ func TestInterceptResumesUpstream(t *testing.T) {
 		})
 	}
 }
+
+// TestInterceptResumesClient connects twice with a client that keeps
+// sessions (as curl, browsers and Node do): the second connection
+// resumes on the command's leg too, so the command's TLS library checks
+// htapod's leaf once, not per connection. Each connection's Interceptor
+// leg is a new tls.Config: resumption needs ticket keys shared by all.
+func TestInterceptResumesClient(t *testing.T) {
+	fx := newInterceptFixture(t)
+	for _, vers := range []uint16{tls.VersionTLS12, tls.VersionTLS13} {
+		t.Run(VersionName(vers), func(t *testing.T) {
+			srvCfg := &tls.Config{Certificates: []tls.Certificate{fx.cert}}
+			i := New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout})
+			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth), MaxVersion: vers,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			var resumed []bool
+			for range 2 {
+				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
+				if r.err != nil || r.clientErr != nil {
+					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
+				}
+				r.exchange(t) // a TLS 1.3 ticket arrives after the handshake
+				resumed = append(resumed, r.client.ConnectionState().DidResume)
+			}
+			if resumed[0] || !resumed[1] {
+				t.Errorf("command's leg DidResume = %v; want [false true]", resumed)
+			}
+		})
+	}
+}
