@@ -357,5 +357,16 @@ func (i *Interceptor) server(c net.Conn, leaf *tls.Certificate, protos []string)
 		MinVersion:   tls.VersionTLS10,
 	}
 	cfg.SetSessionTicketKeys(i.ticketKeys)
+	if i.clientLog != nil {
+		// crypto/tls logs no secret for a resumed TLS 1.2 handshake: with
+		// a key log (--keylog, the pcapng) TLS 1.2 makes full handshakes,
+		// so that every connection can be decrypted on its own.
+		cfg.UnwrapSession = func(identity []byte, cs tls.ConnectionState) (*tls.SessionState, error) {
+			if cs.Version < tls.VersionTLS13 {
+				return nil, nil
+			}
+			return cfg.DecryptTicket(identity, cs)
+		}
+	}
 	return tls.Server(c, cfg)
 }

@@ -755,3 +755,33 @@ func TestInterceptResumesClient(t *testing.T) {
 		})
 	}
 }
+
+// TestInterceptKeyLogResumed connects twice with a client that keeps
+// sessions, with the command's key log on: every connection's secrets
+// are in it, TLS 1.2 too (crypto/tls logs none for a resumed TLS 1.2
+// handshake, so there htapod does not resume).
+func TestInterceptKeyLogResumed(t *testing.T) {
+	fx := newInterceptFixture(t)
+	for _, tt := range []struct {
+		vers  uint16
+		label string
+	}{{tls.VersionTLS12, "CLIENT_RANDOM"}, {tls.VersionTLS13, "CLIENT_TRAFFIC_SECRET_0"}} {
+		t.Run(VersionName(tt.vers), func(t *testing.T) {
+			var keyLog syncBuffer
+			srvCfg := &tls.Config{Certificates: []tls.Certificate{fx.cert}}
+			i := New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout, ClientKeyLog: &keyLog})
+			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth), MaxVersion: tt.vers,
+				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
+			for range 2 {
+				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
+				if r.err != nil || r.clientErr != nil {
+					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
+				}
+				r.exchange(t)
+			}
+			if n := strings.Count(keyLog.String(), tt.label+" "); n != 2 {
+				t.Errorf("%d %s lines in the command's key log for 2 connections; want 2:\n%s", n, tt.label, keyLog.String())
+			}
+		})
+	}
+}
