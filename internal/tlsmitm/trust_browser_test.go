@@ -254,3 +254,39 @@ func TestWriteBrowserTrust(t *testing.T) {
 		}
 	}
 }
+
+// TestShadowProfileWithPassword prepares a Firefox profile whose primary
+// password is set: certutil cannot add the CA without it, the run says
+// so, and the copies mounted are the user's databases as they were (not
+// with the CA imported half-way, untrusted).
+func TestShadowProfileWithPassword(t *testing.T) {
+	certutil, err := exec.LookPath("certutil")
+	if err != nil {
+		t.Skip("no certutil (libnss3-tools)")
+	}
+	profile := t.TempDir()
+	pw := filepath.Join(t.TempDir(), "pw")
+	os.WriteFile(pw, []byte("secret\n"), 0o600)
+	if out, err := exec.Command(certutil, "-N", "-d", "sql:"+profile, "-f", pw).CombinedOutput(); err != nil {
+		t.Fatalf("certutil -N: %v\n%s", err, out)
+	}
+	a := newTestAuthority(t)
+	dir := t.TempDir()
+	caFile := filepath.Join(dir, "htapod-ca.pem")
+	os.WriteFile(caFile, a.CertPEM(), 0o644)
+	var b browserTrust
+	b.shadowProfile(dir, profile, caFile, nssNick(a))
+	if len(b.skipped) != 1 || !strings.Contains(b.skipped[0], "certutil") {
+		t.Errorf("skipped %q; want one note that certutil failed", b.skipped)
+	}
+	if len(b.mounts) != 2 {
+		t.Fatalf("mounts %v; want copies of cert9.db and key4.db", b.mounts)
+	}
+	for _, m := range b.mounts {
+		orig, _ := os.ReadFile(m.Dst)
+		cp, _ := os.ReadFile(m.Src)
+		if !bytes.Equal(orig, cp) {
+			t.Errorf("the copy of %s differs from the user's file", m.Dst)
+		}
+	}
+}

@@ -107,26 +107,38 @@ func (b *browserTrust) writeFirefox(dir, caFile, nick, home string) {
 // primary password is set, the copies are mounted as they are and the CA
 // comes from the policy alone.
 func (b *browserTrust) shadowProfile(dir, profile, caFile, nick string) {
-	cp := filepath.Join(dir, fmt.Sprintf("firefox-profile-%d", len(b.mounts)))
-	if err := os.Mkdir(cp, 0o700); err != nil {
+	cp, err := os.MkdirTemp(dir, "firefox-profile-")
+	if err != nil {
 		b.skip("Firefox profile %s: %v", profile, err)
 		return
 	}
 	var ms []Mount
+	copyAll := func() error {
+		for _, m := range ms {
+			if err := copyFileAny(m.Dst, m.Src); err != nil {
+				return err
+			}
+		}
+		return nil
+	}
 	for _, name := range []string{"cert9.db", "key4.db"} {
-		src := filepath.Join(profile, name)
-		if _, err := os.Stat(src); err != nil {
-			continue
+		if src := filepath.Join(profile, name); isFile(src) {
+			ms = append(ms, Mount{Src: filepath.Join(cp, name), Dst: src})
 		}
-		if err := copyFileAny(src, filepath.Join(cp, name)); err != nil {
-			b.skip("Firefox profile %s: copy %s: %v", profile, name, err)
-			return
-		}
-		ms = append(ms, Mount{Src: filepath.Join(cp, name), Dst: src})
+	}
+	if err := copyAll(); err != nil {
+		b.skip("Firefox profile %s: copy: %v", profile, err)
+		return
 	}
 	if err := nssAddCA(cp, caFile, nick); err != nil {
 		b.skip("Firefox profile %s: %v; the CA comes from the policy alone, which Firefox imports as it starts: "+
 			"its first pages may refuse htapod's certificates", profile, err)
+		// certutil may have imported the certificate without its trust
+		// before it failed: the copies go back to the user's state.
+		if err := copyAll(); err != nil {
+			b.skip("Firefox profile %s: copy: %v", profile, err)
+			return
+		}
 	}
 	b.mounts = append(b.mounts, ms...)
 	b.stores = append(b.stores, "Firefox profile "+profile)

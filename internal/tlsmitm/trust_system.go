@@ -86,6 +86,11 @@ func isDir(p string) bool {
 	return err == nil && fi.IsDir()
 }
 
+func isFile(p string) bool {
+	fi, err := os.Stat(p)
+	return err == nil && fi.Mode().IsRegular()
+}
+
 // writeHashedLayer makes the layer laid over /etc/ssl/certs: the bundle
 // as ca-certificates.crt, the CA under its OpenSSL hash (the first
 // <hash>.N the host does not use), and the directory java, which the
