@@ -9,18 +9,23 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
+// toCommand is the TCP header of a captured IPv4 packet the Stack wrote
+// to the command, or nil.
+func toCommand(fromBox bool, pkt []byte) header.TCP {
+	if fromBox || len(pkt) < header.IPv4MinimumSize || pkt[0]>>4 != 4 {
+		return nil
+	}
+	ip := header.IPv4(pkt)
+	if ip.TransportProtocol() != header.TCPProtocolNumber {
+		return nil
+	}
+	return header.TCP(ip.Payload())
+}
+
 // pureACKs counts the pure ACKs the Stack writes to the command.
 func pureACKs(n *atomic.Int32) Capture {
 	return func(fromBox bool, _ time.Time, pkt []byte) {
-		if fromBox || len(pkt) < header.IPv4MinimumSize || pkt[0]>>4 != 4 {
-			return
-		}
-		ip := header.IPv4(pkt)
-		if ip.TransportProtocol() != header.TCPProtocolNumber {
-			return
-		}
-		tcp := header.TCP(ip.Payload())
-		if tcp.Flags() == header.TCPFlagAck && len(tcp.Payload()) == 0 {
+		if tcp := toCommand(fromBox, pkt); tcp != nil && tcp.Flags() == header.TCPFlagAck && len(tcp.Payload()) == 0 {
 			n.Add(1)
 		}
 	}

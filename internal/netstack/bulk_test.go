@@ -5,19 +5,13 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
-
-	"gvisor.dev/gvisor/pkg/tcpip/header"
 )
 
 // dataPackets counts the packets with TCP payload the Stack writes to the
 // command.
 func dataPackets(n *atomic.Int32) Capture {
 	return func(fromBox bool, _ time.Time, pkt []byte) {
-		if fromBox || len(pkt) < header.IPv4MinimumSize || pkt[0]>>4 != 4 {
-			return
-		}
-		ip := header.IPv4(pkt)
-		if ip.TransportProtocol() == header.TCPProtocolNumber && len(header.TCP(ip.Payload()).Payload()) > 0 {
+		if tcp := toCommand(fromBox, pkt); tcp != nil && len(tcp.Payload()) > 0 {
 			n.Add(1)
 		}
 	}

@@ -709,12 +709,7 @@ func TestInterceptResumesUpstream(t *testing.T) {
 			i := New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout})
 			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth)}
 			var resumed []bool
-			for range 2 {
-				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
-				if r.err != nil || r.clientErr != nil {
-					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
-				}
-				r.exchange(t) // a TLS 1.3 ticket arrives after the handshake
+			for _, r := range interceptTwice(t, i, srvCfg, client) {
 				resumed = append(resumed, r.sess.Server.ConnectionState().DidResume)
 				if c := r.sess.Cert; c == nil || c.Subject == "" || c.Verified != event.VerifiedUpstreamCA && c.Verified != event.VerifiedSystem {
 					t.Errorf("Session.Cert = %+v; want the real server's certificate, verified", c)
@@ -741,12 +736,7 @@ func TestInterceptResumesClient(t *testing.T) {
 			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth), MaxVersion: vers,
 				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
 			var resumed []bool
-			for range 2 {
-				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
-				if r.err != nil || r.clientErr != nil {
-					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
-				}
-				r.exchange(t) // a TLS 1.3 ticket arrives after the handshake
+			for _, r := range interceptTwice(t, i, srvCfg, client) {
 				resumed = append(resumed, r.client.ConnectionState().DidResume)
 			}
 			if resumed[0] || !resumed[1] {
@@ -772,16 +762,27 @@ func TestInterceptKeyLogResumed(t *testing.T) {
 			i := New(Config{Authority: fx.auth, Roots: fx.ca.pool, HandshakeTimeout: ioTimeout, ClientKeyLog: &keyLog})
 			client := &tls.Config{ServerName: "upstream.test", RootCAs: poolOf(fx.auth), MaxVersion: tt.vers,
 				ClientSessionCache: tls.NewLRUClientSessionCache(4)}
-			for range 2 {
-				r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
-				if r.err != nil || r.clientErr != nil {
-					t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
-				}
-				r.exchange(t)
-			}
+			interceptTwice(t, i, srvCfg, client)
 			if n := strings.Count(keyLog.String(), tt.label+" "); n != 2 {
 				t.Errorf("%d %s lines in the command's key log for 2 connections; want 2:\n%s", n, tt.label, keyLog.String())
 			}
 		})
 	}
+}
+
+// interceptTwice runs two flows to upstream.test through i, each with an
+// exchange (a TLS 1.3 ticket arrives after the handshake), as a command
+// would that connects twice.
+func interceptTwice(t *testing.T, i *Interceptor, srvCfg, client *tls.Config) []*interception {
+	t.Helper()
+	var out []*interception
+	for range 2 {
+		r := interceptWith(t, i, newTestUpstream(t, srvCfg), client, "upstream.test", nil)
+		if r.err != nil || r.clientErr != nil {
+			t.Fatalf("Intercept error = %v, client's = %v; want nil", r.err, r.clientErr)
+		}
+		r.exchange(t)
+		out = append(out, r)
+	}
+	return out
 }
