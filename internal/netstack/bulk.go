@@ -33,10 +33,7 @@ func (c *TCPConn) bulkBefore(n int) {
 	big := n >= bulkWrite
 	c.bulk.mu.Lock()
 	defer c.bulk.mu.Unlock()
-	if big != c.bulk.on {
-		c.bulk.on = big
-		c.ep.SocketOptions().SetDelayOption(big)
-	}
+	c.setNagle(big)
 	if !big {
 		return
 	}
@@ -47,23 +44,28 @@ func (c *TCPConn) bulkBefore(n int) {
 	}
 }
 
-// bulkFlush turns Nagle off, which sends what it held.
+// setNagle switches Nagle, under c.bulk.mu; off sends what it held.
+func (c *TCPConn) setNagle(on bool) {
+	if on != c.bulk.on {
+		c.bulk.on = on
+		c.ep.SocketOptions().SetDelayOption(on)
+	}
+}
+
+// bulkFlush turns Nagle off (the timer's work).
 func (c *TCPConn) bulkFlush() {
 	c.bulk.mu.Lock()
 	defer c.bulk.mu.Unlock()
-	if c.bulk.on {
-		c.bulk.on = false
-		c.ep.SocketOptions().SetDelayOption(false)
-	}
+	c.setNagle(false)
 }
 
 // bulkStop sends what is held and stops the timer, before a FIN or a
 // close.
 func (c *TCPConn) bulkStop() {
-	c.bulkFlush()
 	c.bulk.mu.Lock()
+	defer c.bulk.mu.Unlock()
+	c.setNagle(false)
 	if c.bulk.timer != nil {
 		c.bulk.timer.Stop()
 	}
-	c.bulk.mu.Unlock()
 }

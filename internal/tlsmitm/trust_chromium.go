@@ -107,10 +107,6 @@ func chromiumPolicy(managed, der string) (string, []byte, error) {
 // certutil and mounts it over the original: the user's files stay as they
 // are, and what the browser writes during the run goes to the copy.
 func (b *browserTrust) writeNSSDB(a *Authority, dir, nssdb string) {
-	if _, err := exec.LookPath("certutil"); err != nil {
-		b.skip("Chromium NSS database %s: %v", nssdb, errNoCertutil)
-		return
-	}
 	copyDir := filepath.Join(dir, "nssdb")
 	budget := shadowMaxEntries
 	if err := copyTree(nssdb, copyDir, &budget); err != nil {
@@ -132,20 +128,15 @@ var errNoCertutil = errors.New("no certutil: install libnss3-tools (Debian, Ubun
 func nssNick(a *Authority) string { return "htapod " + a.Certificate().SerialNumber.Text(16) }
 
 // nssAddCA adds caFile to the NSS database in dir (a copy), trusted to
-// issue server certificates. The password file is empty: a database with
-// a password (Firefox's primary password) is refused, not prompted for on
-// the terminal.
+// issue server certificates. The password file is empty (/dev/null): a
+// database with a password (Firefox's primary password) is refused, not
+// prompted for on the terminal.
 func nssAddCA(dir, caFile, nick string) error {
 	certutil, err := exec.LookPath("certutil")
 	if err != nil {
 		return errNoCertutil
 	}
-	empty := filepath.Join(dir, ".htapod-empty-password")
-	if err := os.WriteFile(empty, nil, 0o600); err != nil {
-		return err
-	}
-	defer os.Remove(empty)
-	out, err := exec.Command(certutil, "-d", "sql:"+dir, "-A", "-t", "C,,", "-n", nick, "-i", caFile, "-f", empty).CombinedOutput()
+	out, err := exec.Command(certutil, "-d", "sql:"+dir, "-A", "-t", "C,,", "-n", nick, "-i", caFile, "-f", os.DevNull).CombinedOutput()
 	if err != nil {
 		return fmt.Errorf("certutil: %v: %s", err, strings.TrimSpace(string(out)))
 	}
