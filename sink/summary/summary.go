@@ -17,12 +17,45 @@ import (
 	"github.com/htapod/htapod/sink/text"
 )
 
+// maxRows bounds the table's rows. A command that contacts more hosts (a
+// crawler, a scanner, a soak of random names) has the rest counted
+// together in one last row: a long run's memory must not grow with every
+// new name, and a table of ten thousand rows is read by no one.
+const maxRows = 10_000
+
+// otherHosts names the row that counts the hosts beyond maxRows.
+const otherHosts = "(other hosts)"
+
+// maxSet bounds the addresses and ports one row lists; a row that saw
+// more ends its list with "…".
+const maxSet = 32
+
+// set is a row's list of addresses, ports or protocols, at most maxSet.
+type set[K comparable] struct {
+	m    map[K]bool
+	more bool // a key was left out
+}
+
+func (s *set[K]) add(k K) {
+	if s.m[k] {
+		return
+	}
+	if len(s.m) >= maxSet {
+		s.more = true
+		return
+	}
+	if s.m == nil {
+		s.m = map[K]bool{}
+	}
+	s.m[k] = true
+}
+
 // host is one row: everything seen for one name (or bare address).
 type host struct {
 	name        string
-	addrs       map[netip.Addr]bool
-	ports       map[string]bool // "tcp/443"
-	protos      map[string]bool // "https", "h2", "dns", "tcp"…
+	addrs       set[netip.Addr]
+	ports       set[string] // "tcp/443"
+	protos      set[string] // "https", "h2", "dns", "tcp"…
 	flows       int
 	requests    int
 	up, down    int64
@@ -89,10 +122,18 @@ func (s *Summary) CountAll() event.Handler {
 	}
 }
 
+// row returns name's row, made on first use, or the row of the other
+// hosts once the table is full.
 func (s *Summary) row(name string) *host {
 	h := s.hosts[name]
 	if h == nil {
-		h = &host{name: name, addrs: map[netip.Addr]bool{}, ports: map[string]bool{}, protos: map[string]bool{}}
+		if len(s.hosts) >= maxRows {
+			name = otherHosts
+			if h = s.hosts[name]; h != nil {
+				return h
+			}
+		}
+		h = &host{name: name}
 		s.hosts[name] = h
 	}
 	return h
@@ -118,9 +159,9 @@ func (s *Summary) Handle(e event.Event) {
 		delete(s.rowOf, e.ID)
 		h := s.row(name)
 		h.flows++
-		h.addrs[e.Dst.Addr()] = true
-		h.ports[fmt.Sprintf("%s/%d", e.Proto, e.Dst.Port())] = true
-		h.protos[string(e.Proto)] = true
+		h.addrs.add(e.Dst.Addr())
+		h.ports.add(fmt.Sprintf("%s/%d", e.Proto, e.Dst.Port()))
+		h.protos.add(string(e.Proto))
 		h.up += e.Up
 		h.down += e.Down
 	case *event.HTTP:
@@ -137,10 +178,10 @@ func (s *Summary) Handle(e event.Event) {
 		}
 		h := s.row(name)
 		h.requests++
-		h.protos[strings.ToLower(e.Proto)] = true
+		h.protos.add(strings.ToLower(e.Proto))
 	case *event.DNS:
 		if e.Name != "" {
-			s.row(e.Name).protos["dns"] = true
+			s.row(e.Name).protos.add("dns")
 		}
 	case *event.TLS:
 		name := e.SNI
@@ -151,7 +192,7 @@ func (s *Summary) Handle(e event.Event) {
 		if e.Err != "" {
 			h.tlsFailures++
 		} else {
-			h.protos["tls"] = true
+			h.protos.add("tls")
 		}
 	}
 }
@@ -162,8 +203,10 @@ func (s *Summary) Write(w io.Writer) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	rows := make([]*host, 0, len(s.hosts))
-	for _, h := range s.hosts {
-		rows = append(rows, h)
+	for name, h := range s.hosts {
+		if name != otherHosts {
+			rows = append(rows, h)
+		}
 	}
 	sort.Slice(rows, func(i, j int) bool {
 		if rows[i].up+rows[i].down != rows[j].up+rows[j].down {
@@ -171,13 +214,18 @@ func (s *Summary) Write(w io.Writer) error {
 		}
 		return rows[i].name < rows[j].name
 	})
+	hosts := fmt.Sprint(len(rows), " hosts")
+	if other := s.hosts[otherHosts]; other != nil {
+		rows = append(rows, other)
+		hosts = fmt.Sprintf("%d hosts and more, counted together in the last row", len(rows)-1)
+	}
 	table := [][]string{{"HOST", "ADDRESSES", "PORTS", "PROTOCOLS", "FLOWS", "REQS", "↑", "↓", "TLS FAIL"}}
 	for _, h := range rows {
 		table = append(table, []string{h.name, joinAddrs(h.addrs), joinKeys(h.ports), joinKeys(h.protos),
 			fmt.Sprint(h.flows), fmt.Sprint(h.requests), text.Size(h.up), text.Size(h.down), fmt.Sprint(h.tlsFailures)})
 	}
 	var b strings.Builder
-	fmt.Fprintf(&b, "htapod summary: %d flows, %d hosts%s\n", s.flows, len(rows), s.filtered(rows))
+	fmt.Fprintf(&b, "htapod summary: %d flows, %s%s\n", s.flows, hosts, s.filtered(rows))
 	widths := make([]int, len(table[0]))
 	for _, r := range table {
 		for i, c := range r {
@@ -210,24 +258,30 @@ func (s *Summary) filtered(rows []*host) string {
 	return fmt.Sprintf(" (filtered: %d of %d flows, %d of %d requests)", s.flows, s.all.flows, requests, s.all.requests)
 }
 
-func joinKeys(m map[string]bool) string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
+func joinKeys(k set[string]) string {
+	keys := make([]string, 0, len(k.m)+1)
+	for key := range k.m {
+		keys = append(keys, key)
 	}
 	slices.Sort(keys)
+	if k.more {
+		keys = append(keys, "…")
+	}
 	return strings.Join(keys, ",")
 }
 
-func joinAddrs(m map[netip.Addr]bool) string {
-	addrs := make([]netip.Addr, 0, len(m))
-	for a := range m {
-		addrs = append(addrs, a)
+func joinAddrs(a set[netip.Addr]) string {
+	addrs := make([]netip.Addr, 0, len(a.m))
+	for addr := range a.m {
+		addrs = append(addrs, addr)
 	}
 	slices.SortFunc(addrs, netip.Addr.Compare)
-	s := make([]string, len(addrs))
-	for i, a := range addrs {
-		s[i] = a.String()
+	s := make([]string, len(addrs), len(addrs)+1)
+	for i, addr := range addrs {
+		s[i] = addr.String()
+	}
+	if a.more {
+		s = append(s, "…")
 	}
 	if len(s) == 0 {
 		return "-"

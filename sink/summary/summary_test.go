@@ -1,6 +1,7 @@
 package summary
 
 import (
+	"fmt"
 	"net/netip"
 	"strings"
 	"testing"
@@ -83,5 +84,41 @@ func TestSummaryFiltered(t *testing.T) {
 				t.Errorf("title = %q; want %q", title, tt.want)
 			}
 		})
+	}
+}
+
+// TestSummaryBounded: a run that looks up and connects to more names
+// than the table keeps has the rest counted in one last row, and a host
+// reached at many addresses lists the first maxSet and "…": a scanner's
+// or a crawler's summary holds bounded memory and stays readable.
+func TestSummaryBounded(t *testing.T) {
+	s := New()
+	now := time.Now()
+	src := netip.MustParseAddrPort("10.0.85.2:40000")
+	const names = maxRows + 500
+	for i := range names {
+		name := fmt.Sprintf("h%d.lab.test", i)
+		dst := netip.AddrPortFrom(netip.AddrFrom4([4]byte{203, 0, byte(i >> 8), byte(i)}), 80)
+		s.Handle(&event.DNS{Name: name, Type: "A", Rcode: "NOERROR"})
+		s.Handle(&event.Flow{ID: uint64(i), Proto: event.TCP, Src: src, Dst: dst, Name: name, Up: 1, Down: 1, Start: now, Ended: now})
+	}
+	if len(s.hosts) != maxRows+1 {
+		t.Fatalf("%d rows kept for %d hosts; want %d and one for the others", len(s.hosts), names, maxRows)
+	}
+	var b strings.Builder
+	if err := s.Write(&b); err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(b.String()), "\n")
+	if !strings.Contains(lines[0], fmt.Sprintf("%d flows, %d hosts and more", names, maxRows)) {
+		t.Errorf("title %q; want %d flows and %d hosts and more", lines[0], names, maxRows)
+	}
+	row := lines[len(lines)-1]
+	if !strings.HasPrefix(row, otherHosts) {
+		t.Fatalf("last row %q; want the other hosts", row)
+	}
+	// 500 flows to 500 addresses: 32 listed.
+	if !strings.Contains(row, ",…") || strings.Count(row, "203.0.") != maxSet || !strings.Contains(row, " 500 ") {
+		t.Errorf("other hosts' row %q; want %d addresses, \"…\" and 500 flows", row, maxSet)
 	}
 }
