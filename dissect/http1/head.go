@@ -126,12 +126,16 @@ func malformed(format string, args ...any) error {
 
 // splitHead splits a complete head into its start line and its fields.
 func splitHead(head []byte) (start string, fields []event.Header, err error) {
-	lines := strings.Split(string(head), "\n")
-	for i, l := range lines {
-		lines[i] = strings.TrimSuffix(l, "\r")
-	}
-	start = lines[0]
-	for _, l := range lines[1:] {
+	// One string holds the whole head: the fields' names and values are
+	// slices of it, one allocation for all of them.
+	rest := string(head)
+	start, rest, _ = strings.Cut(rest, "\n")
+	start = strings.TrimSuffix(start, "\r")
+	fields = make([]event.Header, 0, strings.Count(rest, "\n"))
+	for rest != "" {
+		var l string
+		l, rest, _ = strings.Cut(rest, "\n")
+		l = strings.TrimSuffix(l, "\r")
 		if l == "" {
 			continue
 		}

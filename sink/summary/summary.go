@@ -178,7 +178,7 @@ func (s *Summary) Handle(e event.Event) {
 		}
 		h := s.row(name)
 		h.requests++
-		h.protos.add(strings.ToLower(e.Proto))
+		h.protos.add(text.ProtoName(e.Proto))
 	case *event.DNS:
 		if e.Name != "" {
 			s.row(e.Name).protos.add("dns")

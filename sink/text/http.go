@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"strconv"
 	"strings"
 
 	"github.com/htapod/htapod/event"
@@ -40,7 +41,7 @@ func (s *Sink) http(h *event.HTTP) string {
 
 // writeHead writes the request line (and headers).
 func (s *Sink) writeHead(b *strings.Builder, h *event.HTTP) {
-	b.WriteString(columns(s.paint(cyan, "→")+"    "+h.Method+" "+s.mark(h.URL()), protoName(h.Proto)))
+	b.WriteString(columns(s.paint(cyan, "→")+"    "+h.Method+" "+s.mark(h.URL()), ProtoName(h.Proto)))
 	if s.opts.Headers {
 		s.writeHeaders(b, h.ReqHeader)
 	}
@@ -83,7 +84,7 @@ func (s *Sink) response(h *event.HTTP) string {
 	if reason == "" {
 		reason = http.StatusText(h.Status)
 	}
-	parts := []string{s.paint(statusColor(h.Status), fmt.Sprintf("%d %s", h.Status, reason))}
+	parts := []string{s.paint(statusColor(h.Status), strconv.Itoa(h.Status)+" "+reason)}
 	if g := h.GRPC; g != nil {
 		parts = append(parts, grpcSummary(g))
 	} else {
@@ -139,17 +140,34 @@ func bodySize(b *event.Body) string {
 	return fmt.Sprintf("%s (%s %s)", Size(b.DecodedSize), b.Encoding, Size(b.Size))
 }
 
-func protoName(p string) string { return strings.ToLower(p) }
+// ProtoName is an HTTP version as the report shows it: "http/1.1", "h2".
+func ProtoName(p string) string {
+	switch p { // the usual ones without an allocation: one per exchange
+	case "HTTP/1.1":
+		return "http/1.1"
+	case "HTTP/1.0":
+		return "http/1.0"
+	case "h2", "h2c":
+		return p
+	}
+	return strings.ToLower(p)
+}
 
 // columns pads left so that right starts at midWidth (visible runes).
 func columns(left, right string) string {
-	n := visibleLen(left)
-	if n < midWidth {
-		left += strings.Repeat(" ", midWidth-n)
-	} else {
-		left += "  "
+	pad := 2
+	if n := visibleLen(left); n < midWidth {
+		pad = midWidth - n
 	}
-	return left + right + "\n"
+	var b strings.Builder
+	b.Grow(len(left) + pad + len(right) + 1)
+	b.WriteString(left)
+	for range pad {
+		b.WriteByte(' ')
+	}
+	b.WriteString(right)
+	b.WriteByte('\n')
+	return b.String()
 }
 
 func (s *Sink) writeHeaders(b *strings.Builder, hs []event.Header) {

@@ -7,6 +7,7 @@ package text
 import (
 	"fmt"
 	"io"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -203,16 +204,17 @@ func pad(s string, n int) string {
 
 // Size renders a byte count the way people read it: 615 B, 12.4 KB, 3.1 MB.
 func Size(n int64) string {
-	// Thresholds sit where the rounded figure would reach 1000.0.
+	// Thresholds sit where the rounded figure would reach 1000.0. strconv,
+	// not fmt: every exchange's line has a size and a duration.
 	switch {
 	case n < 1000:
-		return fmt.Sprintf("%d B", n)
+		return strconv.FormatInt(n, 10) + " B"
 	case n < 999_950:
-		return fmt.Sprintf("%.1f KB", float64(n)/1000)
+		return strconv.FormatFloat(float64(n)/1000, 'f', 1, 64) + " KB"
 	case n < 999_950_000:
-		return fmt.Sprintf("%.1f MB", float64(n)/1e6)
+		return strconv.FormatFloat(float64(n)/1e6, 'f', 1, 64) + " MB"
 	}
-	return fmt.Sprintf("%.2f GB", float64(n)/1e9)
+	return strconv.FormatFloat(float64(n)/1e9, 'f', 2, 64) + " GB"
 }
 
 // Duration renders a duration with a precision that suits it: 42 µs,
@@ -220,13 +222,13 @@ func Size(n int64) string {
 func Duration(d time.Duration) string {
 	switch {
 	case d < 100*time.Microsecond:
-		return fmt.Sprintf("%d µs", d.Microseconds())
+		return strconv.FormatInt(d.Microseconds(), 10) + " µs"
 	case d < time.Millisecond:
-		return fmt.Sprintf("%.1f ms", float64(d)/float64(time.Millisecond))
+		return strconv.FormatFloat(float64(d)/float64(time.Millisecond), 'f', 1, 64) + " ms"
 	case d < time.Second:
-		return fmt.Sprintf("%d ms", d.Milliseconds())
+		return strconv.FormatInt(d.Milliseconds(), 10) + " ms"
 	case d < time.Minute-50*time.Millisecond:
-		return fmt.Sprintf("%.1f s", d.Seconds())
+		return strconv.FormatFloat(d.Seconds(), 'f', 1, 64) + " s"
 	}
 	return d.Round(time.Second).String()
 }
