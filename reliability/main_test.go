@@ -247,15 +247,25 @@ func fields(out []byte, prefix string) map[string]string {
 	sc.Buffer(make([]byte, 64<<10), 1<<20)
 	var m map[string]string
 	for sc.Scan() {
-		words := strings.Fields(sc.Text())
-		if len(words) == 0 || words[0] != prefix {
+		line := strings.TrimSpace(sc.Text())
+		if line != prefix && !strings.HasPrefix(line, prefix+" ") {
 			continue
 		}
 		m = map[string]string{}
-		for _, w := range words[1:] {
-			if k, v, ok := strings.Cut(w, "="); ok {
-				m[k] = v
+		for rest := strings.TrimSpace(line[len(prefix):]); rest != ""; rest = strings.TrimSpace(rest) {
+			word, after, _ := strings.Cut(rest, " ")
+			k, v, ok := strings.Cut(word, "=")
+			if !ok {
+				rest = after // a word that is not key=value
+				continue
 			}
+			// A quoted value (an error's text, %q) may hold blanks: it
+			// ends where its quoting does.
+			if q, err := strconv.QuotedPrefix(rest[len(k)+1:]); err == nil {
+				v, _ = strconv.Unquote(q)
+				after = rest[len(k)+1+len(q):]
+			}
+			m[k], rest = v, after
 		}
 	}
 	return m

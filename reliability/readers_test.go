@@ -89,3 +89,23 @@ func TestFields(t *testing.T) {
 		t.Errorf("fields(…, none) = %v; want nil", f)
 	}
 }
+
+// TestFields: the clients' result lines are read whole, quoted error
+// texts with blanks included (a soak's first failure was cut at its
+// first blank, and its words taken for fields).
+func TestFieldsQuoted(t *testing.T) {
+	out := []byte("noise\nsoak ok=89996 err=3 first_err=\"operation \\\"GET x\\\": ok=1 reset\" extra\n")
+	f := fields(out, "soak")
+	want := map[string]string{"ok": "89996", "err": "3", "first_err": `operation "GET x": ok=1 reset`}
+	if len(f) != len(want) {
+		t.Errorf("fields = %q; want %q", f, want)
+	}
+	for k, v := range want {
+		if f[k] != v {
+			t.Errorf("fields[%q] = %q; want %q", k, f[k], v)
+		}
+	}
+	if f := fields([]byte("churn\n"), "churn"); f == nil || len(f) != 0 {
+		t.Errorf("a bare result line gives %v; want an empty map", f)
+	}
+}
