@@ -16,6 +16,16 @@ import (
 // parse and get FORMERR.
 const maxQuery = 8 << 10
 
+// queryBufs are the buffers UDP queries are read into, taken only while a
+// query is read.
+var queryBufs = sync.Pool{New: func() any { b := make([]byte, maxQuery); return &b }}
+
+// readWaiter is a datagram conn that can wait for a datagram without
+// reading it (netstack.UDPConn).
+type readWaiter interface {
+	WaitReadable(deadline time.Time) error
+}
+
 // idle is how long a client connection or UDP flow to the resolver may stay
 // silent before the resolver closes it.
 const idle = 10 * time.Second
@@ -30,16 +40,25 @@ func (r *Resolver) ServeUDP(ctx context.Context, c net.Conn) {
 	proc := r.process(event.UDP, c, server)
 	var wg sync.WaitGroup
 	defer wg.Wait()
-	// Queries are small (512 bytes, 4 KiB with EDNS(0)); this buffer lives
-	// as long as the flow, and a program may open a flow per query.
-	buf := make([]byte, maxQuery)
+	w, _ := c.(readWaiter)
 	for {
-		c.SetReadDeadline(time.Now().Add(idle))
-		n, err := c.Read(buf)
+		deadline := time.Now().Add(idle)
+		c.SetReadDeadline(deadline)
+		if w != nil {
+			// A flow is kept for idle after its query, and a program may
+			// open a flow per query: it waits with no buffer of its own.
+			if err := w.WaitReadable(deadline); err != nil {
+				return
+			}
+		}
+		bp := queryBufs.Get().(*[]byte)
+		n, err := c.Read(*bp)
 		if err != nil {
+			queryBufs.Put(bp)
 			return
 		}
-		q := append([]byte(nil), buf[:n]...)
+		q := append([]byte(nil), (*bp)[:n]...)
+		queryBufs.Put(bp)
 		wg.Add(1)
 		go func() {
 			defer wg.Done()

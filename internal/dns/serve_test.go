@@ -6,10 +6,12 @@ import (
 	"io"
 	"net"
 	"net/netip"
+	"runtime"
 	"testing"
 	"time"
 
 	mdns "github.com/miekg/dns"
+	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/event"
 	"github.com/htapod/htapod/internal/testnet"
@@ -198,4 +200,67 @@ func TestServeUDP(t *testing.T) {
 			t.Errorf("event Transport, Server = %q, %v; want udp, %v", ev.Transport, ev.Server, want)
 		}
 	}
+}
+
+// peekConn is a UDP socket that can wait for a datagram without reading
+// it, as the netstack's UDP conns the resolver is given can.
+type peekConn struct{ *net.UDPConn }
+
+func (c peekConn) WaitReadable(deadline time.Time) error {
+	c.SetReadDeadline(deadline)
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return err
+	}
+	var one [1]byte
+	werr := rc.Read(func(fd uintptr) bool {
+		_, _, err := unix.Recvfrom(int(fd), one[:], unix.MSG_PEEK|unix.MSG_DONTWAIT)
+		return err != unix.EAGAIN
+	})
+	return werr
+}
+
+// TestServeUDPIdleFlowHoldsNoBuffer: a program may open a UDP flow per
+// lookup, and each is served until it has been idle for 10 s; while it
+// waits it must not hold its 8 KiB query buffer. A flow that then gets
+// a query still answers it.
+func TestServeUDPIdleFlowHoldsNoBuffer(t *testing.T) {
+	r, _ := newServeResolver(t)
+	const flows = 200
+	const perFlow = 4 << 10 // the buffer is maxQuery, 8 KiB
+	clients := make([]*net.UDPConn, flows)
+	before := heapInUse()
+	for i := range clients {
+		client, server := newUDPPair(t)
+		clients[i] = client
+		serve(t, func(ctx context.Context) { r.ServeUDP(ctx, peekConn{server}) })
+	}
+	time.Sleep(100 * time.Millisecond) // every flow waiting
+	grown := int64(heapInUse()) - int64(before)
+	t.Logf("%d idle UDP flows to the resolver: heap +%d KiB", flows, grown>>10)
+	if grown > flows*perFlow {
+		t.Errorf("%d idle flows grew the heap by %d KiB (%d B each); want at most %d B each",
+			flows, grown>>10, grown/flows, perFlow)
+	}
+	c := clients[flows/2]
+	if _, err := c.Write(query(t, 7, "www.lab.test.", mdns.TypeA)); err != nil {
+		t.Fatalf("write: %v", err)
+	}
+	buf := make([]byte, 512)
+	n, err := c.Read(buf)
+	m := new(mdns.Msg)
+	if err != nil || m.Unpack(buf[:n]) != nil || m.Id != 7 || len(m.Answer) != 1 {
+		t.Fatalf("answer to a waiting flow: %d bytes, %v; want id 7 with one answer", n, err)
+	}
+}
+
+// heapInUse is the heap in use by live objects after collections that free
+// what pools let go.
+func heapInUse() uint64 {
+	var ms runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
