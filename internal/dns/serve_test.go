@@ -6,7 +6,6 @@ import (
 	"io"
 	"net"
 	"net/netip"
-	"runtime"
 	"testing"
 	"time"
 
@@ -229,14 +228,14 @@ func TestServeUDPIdleFlowHoldsNoBuffer(t *testing.T) {
 	const flows = 200
 	const perFlow = 4 << 10 // the buffer is maxQuery, 8 KiB
 	clients := make([]*net.UDPConn, flows)
-	before := heapInUse()
+	before := testnet.HeapInUse()
 	for i := range clients {
 		client, server := newUDPPair(t)
 		clients[i] = client
 		serve(t, func(ctx context.Context) { r.ServeUDP(ctx, peekConn{server}) })
 	}
 	time.Sleep(100 * time.Millisecond) // every flow waiting
-	grown := int64(heapInUse()) - int64(before)
+	grown := int64(testnet.HeapInUse()) - int64(before)
 	t.Logf("%d idle UDP flows to the resolver: heap +%d KiB", flows, grown>>10)
 	if grown > flows*perFlow {
 		t.Errorf("%d idle flows grew the heap by %d KiB (%d B each); want at most %d B each",
@@ -252,15 +251,4 @@ func TestServeUDPIdleFlowHoldsNoBuffer(t *testing.T) {
 	if err != nil || m.Unpack(buf[:n]) != nil || m.Id != 7 || len(m.Answer) != 1 {
 		t.Fatalf("answer to a waiting flow: %d bytes, %v; want id 7 with one answer", n, err)
 	}
-}
-
-// heapInUse is the heap in use by live objects after collections that free
-// what pools let go.
-func heapInUse() uint64 {
-	var ms runtime.MemStats
-	for range 3 {
-		runtime.GC()
-	}
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }

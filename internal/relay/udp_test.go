@@ -6,12 +6,12 @@ import (
 	"errors"
 	"net"
 	"net/netip"
-	"runtime"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/testnet"
 	"github.com/htapod/htapod/route"
 )
 
@@ -215,28 +215,17 @@ func TestHandleUDPIdleFlowHoldsNoBuffer(t *testing.T) {
 	const flows = 50 // within the recorder's 64 flow events
 	const perFlow = 16 << 10
 	f, _ := newTestForwarder(t, Config{Router: mapTo(newUDPEcho(t)), UDPIdle: time.Hour})
-	before := heapInUse()
+	before := testnet.HeapInUse()
 	for range flows {
 		u := startUDPFlow(t, f, testDst, "hello")
 		u.expect(t, "hello")
 	}
-	grown := int64(heapInUse()) - int64(before)
+	grown := int64(testnet.HeapInUse()) - int64(before)
 	t.Logf("%d idle UDP flows: heap +%d KiB", flows, grown>>10)
 	if grown > flows*perFlow {
 		t.Errorf("%d idle UDP flows grew the heap by %d KiB (%d KiB each); want at most %d KiB each",
 			flows, grown>>10, grown/flows>>10, perFlow>>10)
 	}
-}
-
-// heapInUse is the heap in use by live objects after collections that free
-// what pools and finalizers let go.
-func heapInUse() uint64 {
-	var ms runtime.MemStats
-	for range 3 {
-		runtime.GC()
-	}
-	runtime.ReadMemStats(&ms)
-	return ms.HeapAlloc
 }
 
 func TestHandleUDPWholeDatagrams(t *testing.T) {

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"net"
 	"os"
+	"runtime"
 	"sync"
 	"testing"
 
@@ -115,4 +116,16 @@ func UDPPair(tb testing.TB) (a, b *net.UDPConn) {
 	}
 	tb.Cleanup(func() { conns[0].Close(); conns[1].Close() })
 	return conns[0], conns[1]
+}
+
+// HeapInUse is the heap in use by live objects after collections that
+// free what pools and finalizers let go: tests that bound what idle flows
+// keep compare it before and after.
+func HeapInUse() uint64 {
+	var ms runtime.MemStats
+	for range 3 {
+		runtime.GC()
+	}
+	runtime.ReadMemStats(&ms)
+	return ms.HeapAlloc
 }
