@@ -2,6 +2,7 @@ package e2e
 
 import (
 	"bytes"
+	"context"
 	"net"
 	"strconv"
 	"strings"
@@ -53,6 +54,32 @@ func TestUDPEcho(t *testing.T) {
 		t.Fatalf("htapod -- socat - UDP:%s: %v; want exit 0 and %q", echo, res, msg)
 	}
 	wantFlow(t, string(res.Stderr), "udp", []string{echo}, "closed", "idle")
+}
+
+// TestTCPPortReused: a client that connects again from the port of a
+// connection the server closed first connects at once, as it does
+// directly (a kernel may pick such a port again at once under load;
+// socat's sourceport here). gVisor's TIME-WAIT dropped the SYNs of such a
+// connection for 60 s: the second connect timed out.
+func TestTCPPortReused(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	// HTTP/1.0: the server closes first. stdin stays open a while, so
+	// that socat sends no FIN before the server's.
+	get := `(printf 'GET / HTTP/1.0\r\n\r\n'; sleep 1) | socat -t 5 - TCP:` + lab.WWW4 +
+		`:80,sourceport=40777,reuseaddr,connect-timeout=5 | head -n 1`
+	twice := func(res lab.Result) bool {
+		lines := strings.Split(strings.TrimSpace(string(res.Stdout)), "\n")
+		return res.ExitCode == 0 && len(lines) == 2 && strings.HasPrefix(lines[1], "HTTP/1.0 200")
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), runTimeout)
+	defer cancel()
+	if res := e.Run(ctx, lab.RunOptions{}, "sh", "-c", get+"; "+get); !twice(res) {
+		t.Fatalf("directly, two connections from port 40777: %v; want two responses", res)
+	}
+	if res := e.htapod("--", "sh", "-c", get+"; "+get); !twice(res) {
+		t.Fatalf("through htapod, two connections from port 40777: %v; want two responses", res)
+	}
 }
 
 // TestConnectFailures checks that a refused or unreachable destination

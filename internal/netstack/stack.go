@@ -98,10 +98,19 @@ func (st *Stack) configure(cfg Config) error {
 	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
 	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4 << 10, Default: 1 << 20, Max: 8 << 20}
 	mod := tcpip.TCPModerateReceiveBufferOption(true)
+	// No TIME-WAIT. When the server's side closed first, the Stack ends
+	// in TIME-WAIT, and the command's kernel, which closed second, may use
+	// the same port again at once. gVisor hands a SYN that meets a
+	// TIME-WAIT endpoint only to a listening endpoint; the Stack has none
+	// (it forwards), so the new connection's SYNs were dropped for
+	// gVisor's 60 s and the command's connect hung. What TIME-WAIT guards
+	// against, a late segment of the old connection, cannot come over a
+	// TUN inside one machine.
+	tw := tcpip.TCPTimeWaitTimeoutOption(0)
 	for _, o := range []struct {
 		name string
 		opt  tcpip.SettableTransportProtocolOption
-	}{{"sack", &sack}, {"receive buffer", &rcv}, {"send buffer", &snd}, {"receive buffer moderation", &mod}} {
+	}{{"sack", &sack}, {"receive buffer", &rcv}, {"send buffer", &snd}, {"receive buffer moderation", &mod}, {"time-wait", &tw}} {
 		if err := check("set tcp "+o.name, s.SetTransportProtocolOption(tcp.ProtocolNumber, o.opt)); err != nil {
 			return err
 		}

@@ -593,3 +593,66 @@ func TestNewBadFD(t *testing.T) {
 		t.Fatalf("New(FD: -1) = nil error; want one")
 	}
 }
+
+// TestTCPPortReusedAfterServerClose: when the server side closed first,
+// the Stack ends in TIME-WAIT and the command's side, having closed
+// second, may use the same port again at once (Linux does, rarely, under
+// load). Its new connection must reach the Stack's handler: gVisor hands
+// a SYN that meets a TIME-WAIT endpoint only to a listening endpoint, and
+// the Stack has none (it forwards), so it dropped every SYN of such a
+// connection for gVisor's 60 s TIME-WAIT: the command's connect hung (one
+// in 5,000 new connections of the soak).
+func TestTCPPortReusedAfterServerClose(t *testing.T) {
+	tn := newTestNet(t)
+	const port = 40123
+	addr, proto := fullAddr(remote4)
+	connect := func() (tcpip.Endpoint, *waiter.Queue) {
+		var wq waiter.Queue
+		ep, terr := tn.client.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+		if terr != nil {
+			t.Fatalf("client endpoint: %v", terr)
+		}
+		t.Cleanup(ep.Close)
+		ep.SocketOptions().SetReuseAddress(true)
+		if terr := ep.Bind(tcpip.FullAddress{Port: port}); terr != nil {
+			t.Fatalf("client bind to port %d: %v", port, terr)
+		}
+		if terr := ep.Connect(addr); terr != nil {
+			if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
+				t.Fatalf("client connect: %v", terr)
+			}
+		}
+		return ep, &wq
+	}
+	ep, wq := connect()
+	server, err := tn.tcpRequest(t).Accept()
+	if err != nil {
+		t.Fatalf("Accept: %v", err)
+	}
+	// The server's side closes first; the client reads the end and closes.
+	entry, hup := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp)
+	wq.EventRegister(&entry)
+	server.Close()
+	select {
+	case <-hup:
+	case <-time.After(testTimeout):
+		t.Fatal("the client did not see the server's FIN")
+	}
+	wq.EventUnregister(&entry)
+	ep.Close()
+	deadline := time.Now().Add(testTimeout)
+	for tcp.EndpointState(ep.State()) != tcp.StateClose && time.Now().Before(deadline) {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if s := tcp.EndpointState(ep.State()); s != tcp.StateClose {
+		t.Fatalf("client endpoint %v after closing; want CLOSED (no TIME-WAIT on its side)", s)
+	}
+
+	start := time.Now()
+	connect()
+	r := tn.tcpRequest(t) // fails after testTimeout
+	defer r.Drop()
+	if d := time.Since(start); d > 5*time.Second {
+		t.Errorf("the SYN from the reused port reached the handler after %v; want at most a retransmission's wait", d)
+	}
+}
