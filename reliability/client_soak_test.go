@@ -9,6 +9,7 @@ import (
 	"io"
 	"net"
 	"net/http"
+	"net/http/httptrace"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -29,6 +30,7 @@ import (
 // the running totals, and at the end the result:
 //
 //	tick s=S ok=N err=N
+//	fail at=SECONDS err="..."            (each of the first maxFailLines)
 //	soak ok=N err=N first_err="..."
 func soakMode(fs *flag.FlagSet) func(context.Context) error {
 	d := fs.Duration("d", time.Minute, "how long")
@@ -38,7 +40,7 @@ func soakMode(fs *flag.FlagSet) func(context.Context) error {
 	webTLS := fs.String("https", "https://www.lab.test:8444", "the HTTPS server")
 	echo := fs.String("echo", "203.0.113.10:7", "the TCP and UDP echo servers")
 	return func(ctx context.Context) error {
-		s := &soaker{web: *web, webTLS: *webTLS, echo: *echo,
+		s := &soaker{web: *web, webTLS: *webTLS, echo: *echo, start: time.Now(),
 			keep:  &http.Client{Timeout: 10 * time.Second},
 			fresh: &http.Client{Timeout: 10 * time.Second, Transport: &http.Transport{DisableKeepAlives: true}},
 			res:   &net.Resolver{PreferGo: true}}
@@ -76,9 +78,13 @@ type soaker struct {
 	keep, fresh       *http.Client
 	res               *net.Resolver
 	ok, failed        atomic.Int64
+	start             time.Time
 	mu                sync.Mutex
 	first             error
 }
+
+// maxFailLines bounds the failures the soak prints one by one.
+const maxFailLines = 20
 
 func (s *soaker) firstErr() error {
 	s.mu.Lock()
@@ -112,10 +118,14 @@ func (s *soaker) do(ctx context.Context, i int) {
 		err = tcpEchoOnce(ctx, s.echo, i)
 	}
 	if err != nil {
-		s.failed.Add(1)
+		err = fmt.Errorf("operation %d: %w", i, err)
+		if s.failed.Add(1) <= maxFailLines {
+			// When, to find it in htapod's report.
+			fmt.Printf("fail at=%.3f err=%q\n", time.Since(s.start).Seconds(), err)
+		}
 		s.mu.Lock()
 		if s.first == nil {
-			s.first = fmt.Errorf("operation %d: %w", i, err)
+			s.first = err
 		}
 		s.mu.Unlock()
 		return
@@ -125,13 +135,21 @@ func (s *soaker) do(ctx context.Context, i int) {
 
 // get GETs url with c and checks the length of the body.
 func (s *soaker) get(ctx context.Context, c *http.Client, url string, want int64) error {
+	// How far a failed request got, and on which connection: to find it
+	// in htapod's report.
+	var conn atomic.Value
+	var wrote atomic.Bool
+	ctx = httptrace.WithClientTrace(ctx, &httptrace.ClientTrace{
+		GotConn:      func(i httptrace.GotConnInfo) { conn.Store(i.Conn.LocalAddr().String()) },
+		WroteRequest: func(httptrace.WroteRequestInfo) { wrote.Store(true) },
+	})
 	req, err := http.NewRequestWithContext(ctx, http.MethodGet, url, nil)
 	if err != nil {
 		return err
 	}
 	resp, err := c.Do(req)
 	if err != nil {
-		return err
+		return fmt.Errorf("%w (connection from %v, request written: %v)", err, conn.Load(), wrote.Load())
 	}
 	defer resp.Body.Close()
 	n, err := io.Copy(io.Discard, resp.Body)

@@ -85,6 +85,15 @@ func TestSoak(t *testing.T) {
 		t.Errorf("the soak client: %v", res.ExitCode)
 	}
 	t.Logf("client: %v", f)
+	for _, line := range strings.Split(string(res.Stdout), "\n") {
+		if strings.HasPrefix(line, "fail ") {
+			t.Log(line)
+		}
+	}
+	// htapod's report beside the samples, to look a failure up in.
+	if b, err := os.ReadFile(e.path("report.txt")); err == nil {
+		os.WriteFile(filepath.Join(out, "report.txt"), b, 0o644)
+	}
 	if ok, failed := atoi(f["ok"]), atoi(f["err"]); failed*1000 > ok {
 		t.Errorf("%d of %d operations failed (more than 0.1 %%); first: %s", failed, ok+failed, f["first_err"])
 	}
