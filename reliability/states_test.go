@@ -100,7 +100,7 @@ func checkStates(t *testing.T, how string, res lab.Result, want map[string]map[s
 		}
 	}
 	load := fields(res.Stdout, "load")
-	if load["ok"] != load["conns"] || load["first_err"] != `""` {
+	if load["ok"] != load["conns"] || load["first_err"] != "" {
 		t.Errorf("%s: the load: %v; want every connection complete", how, load)
 	}
 	if t.Failed() {
