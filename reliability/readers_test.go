@@ -90,7 +90,7 @@ func TestFields(t *testing.T) {
 	}
 }
 
-// TestFields: the clients' result lines are read whole, quoted error
+// TestFieldsQuoted: the clients' result lines are read whole, quoted error
 // texts with blanks included (a soak's first failure was cut at its
 // first blank, and its words taken for fields).
 func TestFieldsQuoted(t *testing.T) {

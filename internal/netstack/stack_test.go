@@ -600,8 +600,7 @@ func TestNewBadFD(t *testing.T) {
 // load). Its new connection must reach the Stack's handler: gVisor hands
 // a SYN that meets a TIME-WAIT endpoint only to a listening endpoint, and
 // the Stack has none (it forwards), so it dropped every SYN of such a
-// connection for gVisor's 60 s TIME-WAIT: the command's connect hung (one
-// in 5,000 new connections of the soak).
+// connection for gVisor's 60 s TIME-WAIT: the command's connect hung.
 func TestTCPPortReusedAfterServerClose(t *testing.T) {
 	tn := newTestNet(t)
 	const port = 40123

@@ -6,6 +6,7 @@ package summary
 import (
 	"fmt"
 	"io"
+	"maps"
 	"net/netip"
 	"slices"
 	"sort"
@@ -258,33 +259,27 @@ func (s *Summary) filtered(rows []*host) string {
 	return fmt.Sprintf(" (filtered: %d of %d flows, %d of %d requests)", s.flows, s.all.flows, requests, s.all.requests)
 }
 
+// list is s's keys, sorted by cmp and written by str, then "…" when some
+// were left out.
+func list[K comparable](s set[K], cmp func(a, b K) int, str func(K) string) []string {
+	keys := slices.SortedFunc(maps.Keys(s.m), cmp)
+	out := make([]string, len(keys), len(keys)+1)
+	for i, k := range keys {
+		out[i] = str(k)
+	}
+	if s.more {
+		out = append(out, "…")
+	}
+	return out
+}
+
 func joinKeys(k set[string]) string {
-	keys := make([]string, 0, len(k.m)+1)
-	for key := range k.m {
-		keys = append(keys, key)
-	}
-	slices.Sort(keys)
-	if k.more {
-		keys = append(keys, "…")
-	}
-	return strings.Join(keys, ",")
+	return strings.Join(list(k, strings.Compare, func(s string) string { return s }), ",")
 }
 
 func joinAddrs(a set[netip.Addr]) string {
-	addrs := make([]netip.Addr, 0, len(a.m))
-	for addr := range a.m {
-		addrs = append(addrs, addr)
+	if s := list(a, netip.Addr.Compare, netip.Addr.String); len(s) > 0 {
+		return strings.Join(s, ",")
 	}
-	slices.SortFunc(addrs, netip.Addr.Compare)
-	s := make([]string, len(addrs), len(addrs)+1)
-	for i, addr := range addrs {
-		s[i] = addr.String()
-	}
-	if a.more {
-		s = append(s, "…")
-	}
-	if len(s) == 0 {
-		return "-"
-	}
-	return strings.Join(s, ",")
+	return "-"
 }

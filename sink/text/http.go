@@ -147,11 +147,12 @@ func ProtoName(p string) string {
 		return "http/1.1"
 	case "HTTP/1.0":
 		return "http/1.0"
-	case "h2", "h2c":
-		return p
 	}
 	return strings.ToLower(p)
 }
+
+// blanks pads columns: a slice of it costs no allocation of its own.
+var blanks = strings.Repeat(" ", midWidth)
 
 // columns pads left so that right starts at midWidth (visible runes).
 func columns(left, right string) string {
@@ -159,15 +160,7 @@ func columns(left, right string) string {
 	if n := visibleLen(left); n < midWidth {
 		pad = midWidth - n
 	}
-	var b strings.Builder
-	b.Grow(len(left) + pad + len(right) + 1)
-	b.WriteString(left)
-	for range pad {
-		b.WriteByte(' ')
-	}
-	b.WriteString(right)
-	b.WriteByte('\n')
-	return b.String()
+	return left + blanks[:pad] + right + "\n"
 }
 
 func (s *Sink) writeHeaders(b *strings.Builder, hs []event.Header) {
