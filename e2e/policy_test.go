@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"net"
 	"os"
+	"path"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -296,6 +297,60 @@ func TestProcessAttribution(t *testing.T) {
 			}
 		}
 	}
+}
+
+// TestProcessAttributionManyConnections: a command that holds 300
+// connections and keeps opening more, on new fds and on the fds of a
+// closed connection and of a closed file, has each flow attributed to it.
+// htapod finds a new socket where the kernel puts it, without reading
+// all 300 fds again; this checks that it still finds every one.
+func TestProcessAttributionManyConnections(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t)
+	const held = 300
+	py := `import socket
+held = [socket.create_connection(("api.lab.test", 80)) for _ in range(300)]
+held[7].close()
+held.append(socket.create_connection(("api.lab.test", 80)))
+f = open("/dev/null")
+held.append(socket.create_connection(("api.lab.test", 80)))
+f.close()
+held.append(socket.create_connection(("api.lab.test", 80)))
+print("opened", len(held))
+`
+	start := time.Now()
+	res := e.htapod("--json", "--", "python3", "-c", py)
+	took := time.Since(start)
+	if res.ExitCode != 0 || !strings.Contains(string(res.Stdout), "opened 303") {
+		t.Fatalf("%v", res)
+	}
+	flows, found := 0, 0
+	for _, line := range strings.Split(string(res.Stderr), "\n") {
+		var ev struct {
+			Type    string `json:"type"`
+			Dst     string `json:"dst"`
+			Process *struct {
+				Exe   string `json:"exe"`
+				Error string `json:"error"`
+			} `json:"process"`
+		}
+		if json.Unmarshal([]byte(line), &ev) != nil || ev.Type != "flow" || !strings.HasSuffix(ev.Dst, ":80") {
+			continue
+		}
+		flows++
+		switch {
+		case ev.Process == nil:
+			t.Errorf("a flow without its process: %s", line)
+		case strings.HasPrefix(path.Base(ev.Process.Exe), "python3"):
+			found++
+		default:
+			t.Errorf("a flow's process: %+v", *ev.Process)
+		}
+	}
+	if flows != held+3 || found != flows {
+		t.Errorf("%d flows to port 80, %d of them attributed to python3; want %d, all", flows, found, held+3)
+	}
+	t.Logf("303 connections through htapod in %v", took)
 }
 
 // TestPolicyHostDeniedKeepAlive: on one kept-alive connection, requests

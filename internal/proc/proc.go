@@ -16,7 +16,6 @@ import (
 	"os"
 	"sort"
 	"strconv"
-	"strings"
 	"sync"
 
 	"github.com/htapod/htapod/event"
@@ -38,6 +37,7 @@ type Finder struct {
 	mu     sync.Mutex
 	pids   []int                  // the box's processes at the last scan
 	owners map[uint64]owner       // socket inode → the process holding it, at the last look
+	fds    map[int]*fdTable       // the box's processes' fds, at the last look
 	procs  map[int]*event.Process // described processes, by pid (checked by Exe)
 }
 
@@ -53,7 +53,7 @@ func New(root int, diag *os.File) (*Finder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read network namespace of the box: %w", err)
 	}
-	f := &Finder{root: root, netns: ns, uid: os.Getuid(), owners: map[uint64]owner{}, procs: map[int]*event.Process{}}
+	f := &Finder{root: root, netns: ns, uid: os.Getuid(), owners: map[uint64]owner{}, fds: map[int]*fdTable{}, procs: map[int]*event.Process{}}
 	if diag != nil {
 		f.diag = newDiag(diag)
 	}
@@ -77,7 +77,7 @@ func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.
 	o, ok := f.owners[ino]
 	if !ok || !holds(o.pid, o.fd, ino) {
 		if o, ok = f.index(f.pids, ino); !ok {
-			f.pids = f.scanPids()
+			f.setPids(f.scanPids())
 			o, ok = f.index(f.pids, ino)
 		}
 	}
@@ -85,43 +85,6 @@ func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.
 		return &event.Process{Err: errNotFound.Error() + " in a process (it closed the socket or exited)"}
 	}
 	return f.describeCached(o.pid)
-}
-
-// index looks at the fds of pids, newest first, until it has found the
-// holder of socket want, and records which process holds each socket it
-// saw; when several do (a socket inherited across fork), the newest
-// process, most likely the child that uses it.
-func (f *Finder) index(pids []int, want uint64) (owner, bool) {
-	if len(f.owners) >= maxCache {
-		clear(f.owners)
-	}
-	seen := map[uint64]bool{}
-	for _, pid := range pids {
-		dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
-		d, err := os.Open(dir)
-		if err != nil {
-			continue
-		}
-		names, _ := d.Readdirnames(-1)
-		d.Close()
-		for _, n := range names {
-			l, err := os.Readlink(dir + n)
-			if err != nil || !strings.HasPrefix(l, "socket:[") {
-				continue
-			}
-			ino, err := strconv.ParseUint(strings.TrimSuffix(l[len("socket:["):], "]"), 10, 64)
-			if err != nil || seen[ino] {
-				continue
-			}
-			seen[ino] = true
-			fd, _ := strconv.Atoi(n)
-			f.owners[ino] = owner{pid, fd}
-		}
-		if seen[want] {
-			return f.owners[want], true
-		}
-	}
-	return owner{}, false
 }
 
 // describeCached describes pid, or returns the description made before

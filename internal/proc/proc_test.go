@@ -3,6 +3,7 @@ package proc
 import (
 	"bufio"
 	"fmt"
+	"io"
 	"net"
 	"net/netip"
 	"os"
@@ -21,9 +22,17 @@ import (
 // addresses given and waits for its stdin to close.
 const childEnv = "HTAPOD_PROC_TEST_CHILD"
 
+// dialerEnv makes the test binary a child that opens and closes sockets
+// to the address given and files as its stdin says (see dialer).
+const dialerEnv = "HTAPOD_PROC_TEST_DIALER"
+
 func TestMain(m *testing.M) {
 	if addrs := os.Getenv(childEnv); addrs != "" {
 		child(strings.Split(addrs, ","))
+		return
+	}
+	if addr := os.Getenv(dialerEnv); addr != "" {
+		dialer(addr)
 		return
 	}
 	os.Exit(m.Run())
@@ -281,6 +290,160 @@ func BenchmarkLookupUncached(b *testing.B) {
 		clear(f.procs)
 		f.mu.Unlock()
 		if p := f.Lookup(event.TCP, local, remote); p.Err != "" {
+			b.Fatal(p.Err)
+		}
+	}
+}
+
+// dialer obeys its stdin, a command a line, and answers each with a line:
+// "dial" connects to addr (answer: the local address), "close N" closes
+// the Nth connection it made, "file" opens a file, "closefile" closes the
+// last file opened (answer: "ok").
+func dialer(addr string) {
+	var conns []net.Conn
+	var files []*os.File
+	in := bufio.NewScanner(os.Stdin)
+	for in.Scan() {
+		cmd, arg, _ := strings.Cut(in.Text(), " ")
+		switch cmd {
+		case "dial":
+			c, err := net.Dial("tcp", addr)
+			if err != nil {
+				fmt.Println("error", err)
+				continue
+			}
+			conns = append(conns, c)
+			fmt.Println(c.LocalAddr())
+			continue
+		case "close":
+			var n int
+			fmt.Sscan(arg, &n)
+			conns[n].Close()
+		case "file":
+			f, _ := os.Open(os.DevNull)
+			files = append(files, f)
+		case "closefile":
+			files[len(files)-1].Close()
+			files = files[:len(files)-1]
+		}
+		fmt.Println("ok")
+	}
+}
+
+// dialerProc is a dialer child and the listener it connects to.
+type dialerProc struct {
+	pid    int
+	remote netip.AddrPort
+	in     io.Writer
+	out    *bufio.Reader
+}
+
+func startDialer(t testing.TB) *dialerProc {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	exe, _ := os.Executable()
+	cmd := exec.Command(exe, "-test.run=NONE")
+	cmd.Env = append(os.Environ(), dialerEnv+"="+ln.Addr().String())
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { stdin.Close(); cmd.Process.Kill(); cmd.Wait() })
+	return &dialerProc{cmd.Process.Pid, addrPort(ln.Addr()), stdin, bufio.NewReader(out)}
+}
+
+// do sends the dialer one command and returns its answer.
+func (d *dialerProc) do(t testing.TB, cmd string) string {
+	t.Helper()
+	fmt.Fprintln(d.in, cmd)
+	l, err := d.out.ReadString('\n')
+	l = strings.TrimSpace(l)
+	if err != nil || strings.HasPrefix(l, "error") {
+		t.Fatalf("dialer %s: %q %v", cmd, l, err)
+	}
+	return l
+}
+
+// dial has the dialer connect, and returns its socket's local address.
+func (d *dialerProc) dial(t testing.TB) netip.AddrPort {
+	t.Helper()
+	return netip.MustParseAddrPort(d.do(t, "dial"))
+}
+
+// TestLookupReusedFd finds sockets of a process that opens and closes
+// sockets and files between lookups: a socket on a new fd, one on the fd
+// of a socket it closed, one on the fd of a file it closed. The Finder
+// reads again only the fds it has not seen, so each of these takes a
+// different way.
+func TestLookupReusedFd(t *testing.T) {
+	d := startDialer(t)
+	f := newTestFinder(t, true)
+	f.setPids([]int{d.pid})
+	lookup := func(what string, local netip.AddrPort) {
+		t.Helper()
+		if p := f.Lookup(event.TCP, local, d.remote); p.Err != "" || p.PID != d.pid {
+			t.Fatalf("%s: Lookup = %+v; want pid %d", what, p, d.pid)
+		}
+	}
+	for i := range 3 {
+		lookup(fmt.Sprintf("socket %d", i), d.dial(t))
+	}
+	d.do(t, "close 1")
+	lookup("a socket on a closed socket's fd", d.dial(t))
+	d.do(t, "file")
+	lookup("a socket after a file", d.dial(t)) // the Finder has seen the file
+	d.do(t, "closefile")
+	lookup("a socket on a closed file's fd", d.dial(t))
+}
+
+// BenchmarkLookupNewSocket is the cost of finding each new socket of a
+// process that already holds held connections: one that keeps opening
+// more (grow, as a connection pool or a browser does) or one that closes
+// one and opens another (churn, as a client sending "Connection: close"
+// does).
+func BenchmarkLookupNewSocket(b *testing.B) {
+	for _, held := range []int{10, 1000} {
+		for _, churn := range []bool{false, true} {
+			name := fmt.Sprintf("held=%d/grow", held)
+			if churn {
+				name = fmt.Sprintf("held=%d/churn", held)
+			}
+			b.Run(name, func(b *testing.B) { benchNewSocket(b, held, churn) })
+		}
+	}
+}
+
+func benchNewSocket(b *testing.B, held int, churn bool) {
+	d := startDialer(b)
+	f := newTestFinder(b, true)
+	f.setPids([]int{d.pid})
+	for range held {
+		d.dial(b)
+	}
+	n := 0
+	for b.Loop() {
+		b.StopTimer()
+		if churn {
+			d.do(b, fmt.Sprint("close ", n))
+		}
+		local := d.dial(b)
+		n++
+		b.StartTimer()
+		if p := f.Lookup(event.TCP, local, d.remote); p.Err != "" {
 			b.Fatal(p.Err)
 		}
 	}
