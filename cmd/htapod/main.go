@@ -65,6 +65,7 @@ Flags:
 
 func main() {
 	htapod.Init()
+	startGCHeadroom()
 	os.Exit(run(os.Args[1:]))
 }
 
