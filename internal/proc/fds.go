@@ -84,7 +84,6 @@ func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool
 				miss++
 			}
 		}
-
 		for fd, ino := range t.ino {
 			if ino != 0 {
 				if now, _ := look(fd); now == want {

@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/htapod/htapod/event"
+	"github.com/htapod/htapod/internal/testnet"
 )
 
 // childEnv makes the test binary a child that opens sockets to the
@@ -344,16 +345,7 @@ func startDialer(t testing.TB) *dialerProc {
 	if err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() { ln.Close() })
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			go func() { io.Copy(io.Discard, c); c.Close() }()
-		}
-	}()
+	testnet.ServeConns(t, ln, func(c net.Conn) { io.Copy(io.Discard, c) })
 	exe, _ := os.Executable()
 	cmd := exec.Command(exe, "-test.run=NONE")
 	cmd.Env = append(os.Environ(), dialerEnv+"="+ln.Addr().String())
