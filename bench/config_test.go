@@ -2,6 +2,7 @@ package bench
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -34,6 +35,10 @@ type config struct {
 	loadBefore string
 	// only, if not nil, selects the workloads by name.
 	only *regexp.Regexp
+	// htapodEnv is BENCH_HTAPOD_ENV's KEY=value words, added to htapod's
+	// environment (not the direct runs'): the lab gives every command a
+	// fixed environment, so a GOGC set for go test never reaches htapod.
+	htapodEnv []string
 }
 
 // configFromEnv reads the BENCH_* variables; root is the module root, to
@@ -74,6 +79,12 @@ func configFromEnv(root string) (config, error) {
 		}
 		c.only = re
 	}
+	c.htapodEnv = strings.Fields(os.Getenv("BENCH_HTAPOD_ENV"))
+	for _, kv := range c.htapodEnv {
+		if k, _, ok := strings.Cut(kv, "="); !ok || k == "" {
+			return c, fmt.Errorf("BENCH_HTAPOD_ENV: %q is not KEY=value", kv)
+		}
+	}
 	return c, nil
 }
 
@@ -83,13 +94,17 @@ func (c config) describe() string {
 	if c.quick {
 		mode = "quick (BENCH_QUICK=1)"
 	}
-	return strings.Join([]string{
+	parts := []string{
 		"mode " + mode,
 		plural(c.rounds, "round") + " of " + c.dur.String() + " runs",
 		plural(c.startRuns, "start-up run") + " each",
 		"TLS download " + byteSize(c.bulk),
 		plural(c.idleConns, "idle connection"),
-	}, ", ")
+	}
+	if len(c.htapodEnv) > 0 {
+		parts = append(parts, "htapod run with "+strings.Join(c.htapodEnv, " "))
+	}
+	return strings.Join(parts, ", ")
 }
 
 // moduleRoot finds the directory of htapod's go.mod above the working

@@ -98,6 +98,15 @@ type run struct {
 	perf   chan struct{} // closed when the profile is written, or nil
 }
 
+// runOptions are the lab's options for a run in mode m: through htapod,
+// BENCH_HTAPOD_ENV's environment.
+func (b *bench) runOptions(m mode) lab.RunOptions {
+	if m == tapped {
+		return lab.RunOptions{Env: b.cfg.htapodEnv}
+	}
+	return lab.RunOptions{}
+}
+
 // start launches argv in mode m inside the lab as the lab user. Through
 // htapod the report goes to a file (-o), as the targets are stated for,
 // and htapod trusts the lab's CA for real servers.
@@ -113,7 +122,7 @@ func (b *bench) start(ctx context.Context, m mode, argv ...string) *run {
 	case viaPasta, viaSlirp:
 		full = b.refArgv(m, argv)
 	}
-	r.proc = b.lab.Start(ctx, lab.RunOptions{}, full...)
+	r.proc = b.lab.Start(ctx, b.runOptions(m), full...)
 	if m == tapped && b.profile != "" && !b.profileFaults {
 		pid := r.proc.Cmd.Process.Pid
 		waitExec(pid, commName(b.htapod))

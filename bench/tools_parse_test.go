@@ -173,3 +173,27 @@ func TestTable(t *testing.T) {
 		}
 	}
 }
+
+// TestHtapodEnv: BENCH_HTAPOD_ENV reaches htapod's runs only, and the
+// results say it was set.
+func TestHtapodEnv(t *testing.T) {
+	t.Setenv("BENCH_HTAPOD_ENV", "GOGC=off  GOMAXPROCS=1")
+	c, err := configFromEnv(t.TempDir())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b := &bench{cfg: c}
+	if got := b.runOptions(tapped).Env; len(got) != 2 || got[0] != "GOGC=off" || got[1] != "GOMAXPROCS=1" {
+		t.Errorf("htapod's environment = %q", got)
+	}
+	if got := b.runOptions(direct).Env; len(got) != 0 {
+		t.Errorf("a direct run's environment = %q; want none added", got)
+	}
+	if !strings.Contains(c.describe(), "htapod run with GOGC=off GOMAXPROCS=1") {
+		t.Errorf("describe() = %q; want the environment named", c.describe())
+	}
+	t.Setenv("BENCH_HTAPOD_ENV", "GOGC")
+	if _, err := configFromEnv(t.TempDir()); err == nil {
+		t.Error("BENCH_HTAPOD_ENV=GOGC: no error")
+	}
+}

@@ -7,8 +7,6 @@ import (
 	"os"
 	"strconv"
 	"time"
-
-	"github.com/htapod/htapod/internal/lab"
 )
 
 // metrics are the figures one run of a workload measured, by key.
@@ -106,7 +104,7 @@ func (b *bench) workloads(idleClient string, idle *idleServer) []workload {
 				}
 				ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 				defer cancel()
-				res := b.lab.Run(ctx, lab.RunOptions{}, argv...)
+				res := b.lab.Run(ctx, b.runOptions(m), argv...)
 				if res.ExitCode != 0 {
 					return nil, fmt.Errorf("%s %q: %s", m, argv, brief(res))
 				}
