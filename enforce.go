@@ -76,6 +76,23 @@ func (b *boxLate) process(proto event.Proto, src, dst netip.AddrPort) *event.Pro
 	return f.Lookup(proto, src, dst)
 }
 
+// watch passes the relay's events on to next, and tells the process
+// finder when a TCP flow whose process it found has ended: that socket's
+// fd is most likely where the command's next socket goes.
+func (b *boxLate) watch(next event.Handler) event.Handler {
+	if !b.on {
+		return next
+	}
+	return func(e event.Event) {
+		if fl, ok := e.(*event.Flow); ok && fl.Proto == event.TCP && fl.Process != nil && fl.Process.Err == "" {
+			if f := b.finder.Load(); f != nil {
+				f.Released(fl.Src, fl.Dst)
+			}
+		}
+		next(e)
+	}
+}
+
 // processFunc is process, or nil when lookups are off (so the relay and
 // resolver skip them).
 func (b *boxLate) processFunc() func(event.Proto, netip.AddrPort, netip.AddrPort) *event.Process {

@@ -172,7 +172,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		Router:      ru.r.router(ru.enf),
 		Dial:        c.act.dialer(resolver.Name, ru.out.handle),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
-		Events:      ru.out.handle,
+		Events:      ru.late.watch(ru.out.handle),
 		Name:        resolver.Name,
 		TLS:         ru.r.interceptor(auth),
 		Passthrough: ru.r.passthrough(),

@@ -11,8 +11,21 @@ import (
 
 // fdTable is what one process's fds held at the last look.
 type fdTable struct {
-	ino map[int]uint64 // fd → the socket's inode, or 0: not a socket
-	low int            // every fd below is in ino
+	ino   map[int]uint64 // fd → the socket's inode, or 0: not a socket
+	low   int            // every fd below is in ino
+	freed []int          // fds of sockets whose flows ended since (Released)
+}
+
+// maxFreed bounds freed: a process whose flows end with no new one
+// looked up (no lookup reads them) keeps only the latest.
+const maxFreed = 64
+
+// release records that fd's socket most likely closed.
+func (t *fdTable) release(fd int) {
+	if len(t.freed) >= maxFreed {
+		t.freed = t.freed[1:]
+	}
+	t.freed = append(t.freed, fd)
 }
 
 // forget drops a closed fd.
@@ -43,10 +56,12 @@ func (f *Finder) index(pids []int, want uint64) (owner, bool) {
 // as much per fd) are what a lookup costs; a command holding a thousand
 // connections made every new one cost a thousand of each. So what was
 // seen is kept, and a new socket is looked for where the kernel puts it,
-// the lowest free fd: first on the lowest numbers not seen (a process
-// opening more), then on the fds that held sockets (one closed, another
-// opened). Only when it is on none of those (it took the number of a
-// closed file) are the fds listed and read.
+// the lowest free fd: first on the fds of sockets whose flows ended
+// (Released), lowest first; then on the lowest numbers not seen (a
+// process opening more); then on the fds that held sockets (one closed,
+// another opened, before its flow's end was seen). Only when it is on
+// none of those (it took the number of a closed file) are the fds listed
+// and read.
 func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	t := f.fds[pid]
@@ -68,6 +83,14 @@ func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool
 		return ino, true
 	}
 	if len(t.ino) > 0 {
+		freed := slices.Compact(slices.Sorted(slices.Values(t.freed)))
+		t.freed = nil
+		for i, fd := range freed {
+			if ino, ok := look(fd); ok && ino == want {
+				t.freed = freed[i+1:] // for the next lookup
+				return fd, true
+			}
+		}
 		const misses = 4 // free numbers tried before giving up
 		for _, known := t.ino[t.low]; known; _, known = t.ino[t.low] {
 			t.low++

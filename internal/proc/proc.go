@@ -38,6 +38,7 @@ type Finder struct {
 	pids   []int                  // the box's processes at the last scan
 	owners map[uint64]owner       // socket inode → the process holding it, at the last look
 	fds    map[int]*fdTable       // the box's processes' fds, at the last look
+	flows  map[flowKey]owner      // the sockets of TCP flows looked up and not yet Released
 	procs  map[int]*event.Process // described processes, by pid (checked by Exe)
 }
 
@@ -53,7 +54,7 @@ func New(root int, diag *os.File) (*Finder, error) {
 	if err != nil {
 		return nil, fmt.Errorf("read network namespace of the box: %w", err)
 	}
-	f := &Finder{root: root, netns: ns, uid: os.Getuid(), owners: map[uint64]owner{}, fds: map[int]*fdTable{}, procs: map[int]*event.Process{}}
+	f := &Finder{root: root, netns: ns, uid: os.Getuid(), owners: map[uint64]owner{}, fds: map[int]*fdTable{}, flows: map[flowKey]owner{}, procs: map[int]*event.Process{}}
 	if diag != nil {
 		f.diag = newDiag(diag)
 	}
@@ -84,7 +85,35 @@ func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.
 	if !ok {
 		return &event.Process{Err: errNotFound.Error() + " in a process (it closed the socket or exited)"}
 	}
+	if proto == event.TCP {
+		if len(f.flows) >= maxCache {
+			clear(f.flows)
+		}
+		f.flows[flowKey{local, remote}] = o
+	}
 	return f.describeCached(o.pid)
+}
+
+// flowKey is a TCP flow: the box's side and the remote.
+type flowKey struct{ local, remote netip.AddrPort }
+
+// Released says that the TCP flow local → remote, looked up before, has
+// ended: most likely its socket is closed, and its fd number is where the
+// process's next socket goes (the kernel gives the lowest free one). The
+// next lookup reads such fds first, which spares a command that keeps many
+// connections and replaces them one by one a read of all its sockets.
+func (f *Finder) Released(local, remote netip.AddrPort) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	k := flowKey{local, remote}
+	o, ok := f.flows[k]
+	if !ok {
+		return
+	}
+	delete(f.flows, k)
+	if t := f.fds[o.pid]; t != nil {
+		t.release(o.fd)
+	}
 }
 
 // describeCached describes pid, or returns the description made before

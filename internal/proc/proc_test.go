@@ -378,9 +378,10 @@ func (d *dialerProc) dial(t testing.TB) netip.AddrPort {
 
 // TestLookupReusedFd finds sockets of a process that opens and closes
 // sockets and files between lookups: a socket on a new fd, one on the fd
-// of a socket it closed, one on the fd of a file it closed. The Finder
-// reads again only the fds it has not seen, so each of these takes a
-// different way.
+// of a socket it closed (with and without being told that its flow
+// ended), one after being told wrongly, one on the fd of a file it
+// closed. The Finder reads again only the fds it has not seen, or was
+// told of, so each of these takes a different way.
 func TestLookupReusedFd(t *testing.T) {
 	d := startDialer(t)
 	f := newTestFinder(t, true)
@@ -391,11 +392,18 @@ func TestLookupReusedFd(t *testing.T) {
 			t.Fatalf("%s: Lookup = %+v; want pid %d", what, p, d.pid)
 		}
 	}
+	var locals []netip.AddrPort
 	for i := range 3 {
-		lookup(fmt.Sprintf("socket %d", i), d.dial(t))
+		locals = append(locals, d.dial(t))
+		lookup(fmt.Sprintf("socket %d", i), locals[i])
 	}
 	d.do(t, "close 1")
 	lookup("a socket on a closed socket's fd", d.dial(t))
+	d.do(t, "close 0")
+	f.Released(locals[0], d.remote) // as the relay does at the flow's end
+	lookup("a socket on the fd of a flow that ended", d.dial(t))
+	f.Released(locals[2], d.remote) // ended, but the fd is still open
+	lookup("a socket after a flow's end that freed no fd", d.dial(t))
 	d.do(t, "file")
 	lookup("a socket after a file", d.dial(t)) // the Finder has seen the file
 	d.do(t, "closefile")
@@ -404,35 +412,43 @@ func TestLookupReusedFd(t *testing.T) {
 
 // BenchmarkLookupNewSocket is the cost of finding each new socket of a
 // process that already holds held connections: one that keeps opening
-// more (grow, as a connection pool or a browser does) or one that closes
+// more (grow, as a connection pool or a browser does), or one that closes
 // one and opens another (churn, as a client sending "Connection: close"
-// does).
+// does), with or without being told first that the closed one's flow
+// ended (released; the relay tells it, when the end comes in time).
 func BenchmarkLookupNewSocket(b *testing.B) {
 	for _, held := range []int{10, 1000} {
-		for _, churn := range []bool{false, true} {
-			name := fmt.Sprintf("held=%d/grow", held)
-			if churn {
-				name = fmt.Sprintf("held=%d/churn", held)
-			}
-			b.Run(name, func(b *testing.B) { benchNewSocket(b, held, churn) })
+		for _, way := range []string{"grow", "churn", "churn-released"} {
+			b.Run(fmt.Sprintf("held=%d/%s", held, way), func(b *testing.B) { benchNewSocket(b, held, way) })
 		}
 	}
 }
 
-func benchNewSocket(b *testing.B, held int, churn bool) {
+func benchNewSocket(b *testing.B, held int, way string) {
 	d := startDialer(b)
 	f := newTestFinder(b, true)
 	f.setPids([]int{d.pid})
+	var locals []netip.AddrPort // of the dialer's connections, in its order
 	for range held {
-		d.dial(b)
+		locals = append(locals, d.dial(b))
+	}
+	for _, l := range locals { // as the relay would have
+		if p := f.Lookup(event.TCP, l, d.remote); p.Err != "" {
+			b.Fatal(p.Err)
+		}
 	}
 	n := 0
 	for b.Loop() {
 		b.StopTimer()
-		if churn {
-			d.do(b, fmt.Sprint("close ", n))
+		if way != "grow" {
+			i := n // the oldest still open
+			d.do(b, fmt.Sprint("close ", i))
+			if way == "churn-released" {
+				f.Released(locals[i], d.remote)
+			}
 		}
 		local := d.dial(b)
+		locals = append(locals, local)
 		n++
 		b.StartTimer()
 		if p := f.Lookup(event.TCP, local, d.remote); p.Err != "" {
