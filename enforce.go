@@ -76,20 +76,16 @@ func (b *boxLate) process(proto event.Proto, src, dst netip.AddrPort) *event.Pro
 	return f.Lookup(proto, src, dst)
 }
 
-// watch passes the relay's events on to next, and tells the process
-// finder when a TCP flow whose process it found has ended: that socket's
-// fd is most likely where the command's next socket goes.
-func (b *boxLate) watch(next event.Handler) event.Handler {
+// releasedFunc tells the process finder that the command closed its
+// side of a TCP flow (relay.Config.Released); nil when lookups are off.
+func (b *boxLate) releasedFunc() func(src, dst netip.AddrPort) {
 	if !b.on {
-		return next
+		return nil
 	}
-	return func(e event.Event) {
-		if fl, ok := e.(*event.Flow); ok && fl.Proto == event.TCP && fl.Process != nil && fl.Process.Err == "" {
-			if f := b.finder.Load(); f != nil {
-				f.Released(fl.Src, fl.Dst)
-			}
+	return func(src, dst netip.AddrPort) {
+		if f := b.finder.Load(); f != nil {
+			f.Released(src, dst)
 		}
-		next(e)
 	}
 }
 

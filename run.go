@@ -172,7 +172,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		Router:      ru.r.router(ru.enf),
 		Dial:        c.act.dialer(resolver.Name, ru.out.handle),
 		Services:    map[route.Service]relay.Service{route.DNS: resolver},
-		Events:      ru.late.watch(ru.out.handle),
+		Events:      ru.out.handle,
 		Name:        resolver.Name,
 		TLS:         ru.r.interceptor(auth),
 		Passthrough: ru.r.passthrough(),
@@ -183,6 +183,7 @@ func (ru *run) relay(resolver *dns.Resolver, auth *tlsmitm.Authority) *relay.For
 		HTTP:        c.act.withHostGuard(ru.enf).httpHook(),
 		Logger:      c.logger,
 		Process:     ru.late.processFunc(),
+		Released:    ru.late.releasedFunc(),
 		RefuseUDP:   ru.late.refuseUDP,
 	})
 }

@@ -7,6 +7,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -29,6 +30,7 @@ type TCPConn struct {
 
 	closeOnce sync.Once
 	bulk      bulkState
+	readEnd   atomic.Pointer[func()] // OnReadEnd's, until called
 }
 
 var _ net.Conn = (*TCPConn)(nil)
@@ -55,11 +57,18 @@ func (c *TCPConn) Read(b []byte) (int, error) {
 		c.wq.EventUnregister(&entry)
 	}
 	if err != nil {
+		if fn := c.readEnd.Swap(nil); fn != nil {
+			(*fn)()
+		}
 		return 0, mapErr(err)
 	}
 	c.ep.ModerateRecvBuf(res.Count)
 	return res.Count, nil
 }
+
+// OnReadEnd has fn called, once, when a Read first ends with an error:
+// the command closed (or reset) its side, or the conn was closed.
+func (c *TCPConn) OnReadEnd(fn func()) { c.readEnd.Store(&fn) }
 
 // Write writes all of b towards the command, waiting for window space.
 func (c *TCPConn) Write(b []byte) (int, error) {

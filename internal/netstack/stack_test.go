@@ -11,6 +11,7 @@ import (
 	"net"
 	"net/netip"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -653,5 +654,28 @@ func TestTCPPortReusedAfterServerClose(t *testing.T) {
 	defer r.Drop()
 	if d := time.Since(start); d > 5*time.Second {
 		t.Errorf("the SYN from the reused port reached the handler after %v; want at most a retransmission's wait", d)
+	}
+}
+
+// TestOnReadEnd: the hook runs once, when a Read meets the command's FIN,
+// not before (data still comes) and not again.
+func TestOnReadEnd(t *testing.T) {
+	tn := newTestNet(t)
+	a := tn.connect(t, remote4)
+	var calls atomic.Int32
+	a.server.OnReadEnd(func() { calls.Add(1) })
+	if _, err := a.client.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	within(t, "server Read", func() { io.ReadFull(a.server, make([]byte, 5)) })
+	if n := calls.Load(); n != 0 {
+		t.Fatalf("the hook ran %d times before the FIN", n)
+	}
+	a.client.CloseWrite()
+	for range 2 {
+		within(t, "server Read at EOF", func() { a.server.Read(make([]byte, 1)) })
+	}
+	if n := calls.Load(); n != 1 {
+		t.Errorf("the hook ran %d times after the FIN and two Reads; want 1", n)
 	}
 }

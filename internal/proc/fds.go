@@ -14,6 +14,7 @@ type fdTable struct {
 	ino   map[int]uint64 // fd → the socket's inode, or 0: not a socket
 	low   int            // every fd below is in ino
 	freed []int          // fds of sockets whose flows ended since (Released)
+	last  int            // the fd the last socket found was on, or -1
 }
 
 // maxFreed bounds freed: a process whose flows end with no new one
@@ -45,6 +46,9 @@ func (f *Finder) index(pids []int, want uint64) (owner, bool) {
 	seen := map[uint64]bool{}
 	for _, pid := range pids {
 		if fd, ok := f.indexPid(pid, want, seen); ok {
+			if t := f.fds[pid]; t != nil {
+				t.last = fd
+			}
 			return owner{pid, fd}, true
 		}
 	}
@@ -56,8 +60,8 @@ func (f *Finder) index(pids []int, want uint64) (owner, bool) {
 // as much per fd) are what a lookup costs; a command holding a thousand
 // connections made every new one cost a thousand of each. So what was
 // seen is kept, and a new socket is looked for where the kernel puts it,
-// the lowest free fd: first on the fds of sockets whose flows ended
-// (Released), lowest first; then on the lowest numbers not seen (a
+// the lowest free fd: first on the fd the last socket was found on, then
+// on the fds of sockets whose flows ended (Released), lowest first; then on the lowest numbers not seen (a
 // process opening more); then on the fds that held sockets (one closed,
 // another opened, before its flow's end was seen). Only when it is on
 // none of those (it took the number of a closed file) are the fds listed
@@ -66,7 +70,7 @@ func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	t := f.fds[pid]
 	if t == nil {
-		t = &fdTable{ino: map[int]uint64{}}
+		t = &fdTable{ino: map[int]uint64{}, last: -1}
 		f.fds[pid] = t
 	}
 	look := func(fd int) (uint64, bool) {
@@ -83,6 +87,14 @@ func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool
 		return ino, true
 	}
 	if len(t.ino) > 0 {
+		// The fd the last socket was found on comes first: a socket that
+		// lived for one exchange (a DNS lookup's, which takes the fd of a
+		// connection just closed) leaves it for the next one.
+		if t.last >= 0 {
+			if ino, ok := look(t.last); ok && ino == want {
+				return t.last, true
+			}
+		}
 		freed := slices.Compact(slices.Sorted(slices.Values(t.freed)))
 		t.freed = nil
 		for i, fd := range freed {

@@ -97,11 +97,12 @@ func (f *Finder) Lookup(proto event.Proto, local, remote netip.AddrPort) *event.
 // flowKey is a TCP flow: the box's side and the remote.
 type flowKey struct{ local, remote netip.AddrPort }
 
-// Released says that the TCP flow local → remote, looked up before, has
-// ended: most likely its socket is closed, and its fd number is where the
-// process's next socket goes (the kernel gives the lowest free one). The
-// next lookup reads such fds first, which spares a command that keeps many
-// connections and replaces them one by one a read of all its sockets.
+// Released says that the command has closed (or reset) its side of the
+// TCP flow local → remote, looked up before: most likely its socket is
+// closed, and its fd number is where the process's next socket goes (the
+// kernel gives the lowest free one). The next lookup reads such fds first,
+// which spares a command that keeps many connections and replaces them one
+// by one a read of all its sockets.
 func (f *Finder) Released(local, remote netip.AddrPort) {
 	f.mu.Lock()
 	defer f.mu.Unlock()

@@ -379,8 +379,8 @@ func (d *dialerProc) dial(t testing.TB) netip.AddrPort {
 // TestLookupReusedFd finds sockets of a process that opens and closes
 // sockets and files between lookups: a socket on a new fd, one on the fd
 // of a socket it closed (with and without being told that its flow
-// ended), one after being told wrongly, one on the fd of a file it
-// closed. The Finder reads again only the fds it has not seen, or was
+// ended), one after being told wrongly, one on the fd of the socket
+// found last, one on the fd of a file it closed. The Finder reads again only the fds it has not seen, or was
 // told of, so each of these takes a different way.
 func TestLookupReusedFd(t *testing.T) {
 	d := startDialer(t)
@@ -404,6 +404,8 @@ func TestLookupReusedFd(t *testing.T) {
 	lookup("a socket on the fd of a flow that ended", d.dial(t))
 	f.Released(locals[2], d.remote) // ended, but the fd is still open
 	lookup("a socket after a flow's end that freed no fd", d.dial(t))
+	d.do(t, "close 5") // the socket just found: a DNS lookup's, say
+	lookup("a socket on the fd the last one was found on", d.dial(t))
 	d.do(t, "file")
 	lookup("a socket after a file", d.dial(t)) // the Finder has seen the file
 	d.do(t, "closefile")

@@ -50,6 +50,10 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		f.finish(fl, event.Reset, err)
 		return
 	}
+	if r, ok := inner.(readEnder); ok && f.cfg.Released != nil && fl.Process != nil && fl.Process.Err == "" {
+		src, dst := fl.Src, fl.Dst
+		r.OnReadEnd(func() { f.cfg.Released(src, dst) })
+	}
 	outer, ok := up.(Conn)
 	if !ok {
 		up.Close()
@@ -74,6 +78,10 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 	}
 	f.finish(fl, end, err)
 }
+
+// readEnder is a command's leg that says when the command has closed its
+// side (netstack.TCPConn), for Config.Released.
+type readEnder interface{ OnReadEnd(func()) }
 
 // segmenter is a command's leg that counts its TCP segments each way
 // (netstack.TCPConn): they become the flow's packet counts.
