@@ -13,12 +13,12 @@ import (
 type fdTable struct {
 	ino   map[int]uint64 // fd → the socket's inode, or 0: not a socket
 	low   int            // every fd below is in ino
-	freed []int          // fds of sockets whose flows ended since (Released)
+	freed []int          // fds of sockets the command closed since (Released)
 	last  int            // the fd the last socket found was on, or -1
 }
 
-// maxFreed bounds freed: a process whose flows end with no new one
-// looked up (no lookup reads them) keeps only the latest.
+// maxFreed bounds freed: a process that closes sockets and opens none
+// (no lookup reads them) keeps only the latest.
 const maxFreed = 64
 
 // release records that fd's socket most likely closed.
@@ -60,12 +60,12 @@ func (f *Finder) index(pids []int, want uint64) (owner, bool) {
 // as much per fd) are what a lookup costs; a command holding a thousand
 // connections made every new one cost a thousand of each. So what was
 // seen is kept, and a new socket is looked for where the kernel puts it,
-// the lowest free fd: first on the fd the last socket was found on, then
-// on the fds of sockets whose flows ended (Released), lowest first; then on the lowest numbers not seen (a
-// process opening more); then on the fds that held sockets (one closed,
-// another opened, before its flow's end was seen). Only when it is on
-// none of those (it took the number of a closed file) are the fds listed
-// and read.
+// the lowest free fd: first on the fd the last socket was found on; then
+// on the fds of sockets the command closed (Released), lowest first; then
+// on the lowest numbers not seen (a process opening more); then on the
+// fds that held sockets (one closed, another opened before the Finder
+// heard of it). Only when it is on none of those (it took the number of a
+// closed file) are the fds listed and read.
 func (f *Finder) indexPid(pid int, want uint64, seen map[uint64]bool) (int, bool) {
 	dir := "/proc/" + strconv.Itoa(pid) + "/fd/"
 	t := f.fds[pid]
