@@ -261,6 +261,32 @@ func TestPolicyBadFile(t *testing.T) {
 	}
 }
 
+// flowEvent is the part of a --json "flow" line that the process tests read.
+type flowEvent struct {
+	Name    string `json:"name"`
+	Dst     string `json:"dst"`
+	Process *struct {
+		Exe   string `json:"exe"`
+		Chain string `json:"chain"`
+		Error string `json:"error"`
+	} `json:"process"`
+}
+
+// flowEvents reads the "flow" lines of htapod's --json output.
+func flowEvents(out []byte) []flowEvent {
+	var flows []flowEvent
+	for _, line := range strings.Split(string(out), "\n") {
+		var ev struct {
+			Type string `json:"type"`
+			flowEvent
+		}
+		if json.Unmarshal([]byte(line), &ev) == nil && ev.Type == "flow" {
+			flows = append(flows, ev.flowEvent)
+		}
+	}
+	return flows
+}
+
 // TestProcessAttribution: each flow of `sh -c 'curl …; python3 …'` is
 // attributed to its own executable, with sh as its parent.
 func TestProcessAttribution(t *testing.T) {
@@ -272,20 +298,10 @@ func TestProcessAttribution(t *testing.T) {
 		t.Fatalf("%v", res)
 	}
 	got := map[string]string{} // name → exe and chain
-	for _, line := range strings.Split(string(res.Stderr), "\n") {
-		var ev struct {
-			Type    string `json:"type"`
-			Name    string `json:"name"`
-			Process *struct {
-				Exe   string `json:"exe"`
-				Chain string `json:"chain"`
-				Error string `json:"error"`
-			} `json:"process"`
+	for _, fl := range flowEvents(res.Stderr) {
+		if fl.Process != nil {
+			got[fl.Name] = fl.Process.Exe + " | " + fl.Process.Chain + fl.Process.Error
 		}
-		if json.Unmarshal([]byte(line), &ev) != nil || ev.Type != "flow" || ev.Process == nil {
-			continue
-		}
-		got[ev.Name] = ev.Process.Exe + " | " + ev.Process.Chain + ev.Process.Error
 	}
 	for name, want := range map[string][]string{
 		"www.lab.test": {"/curl |", "sh → curl -sS -o /dev/null http://www.lab.test/"},
@@ -325,26 +341,18 @@ print("opened", len(held))
 		t.Fatalf("%v", res)
 	}
 	flows, found := 0, 0
-	for _, line := range strings.Split(string(res.Stderr), "\n") {
-		var ev struct {
-			Type    string `json:"type"`
-			Dst     string `json:"dst"`
-			Process *struct {
-				Exe   string `json:"exe"`
-				Error string `json:"error"`
-			} `json:"process"`
-		}
-		if json.Unmarshal([]byte(line), &ev) != nil || ev.Type != "flow" || !strings.HasSuffix(ev.Dst, ":80") {
+	for _, fl := range flowEvents(res.Stderr) {
+		if !strings.HasSuffix(fl.Dst, ":80") {
 			continue
 		}
 		flows++
 		switch {
-		case ev.Process == nil:
-			t.Errorf("a flow without its process: %s", line)
-		case strings.HasPrefix(path.Base(ev.Process.Exe), "python3"):
+		case fl.Process == nil:
+			t.Errorf("a flow without its process: %+v", fl)
+		case strings.HasPrefix(path.Base(fl.Process.Exe), "python3"):
 			found++
 		default:
-			t.Errorf("a flow's process: %+v", *ev.Process)
+			t.Errorf("a flow's process: %+v", *fl.Process)
 		}
 	}
 	if flows != held+3 || found != flows {

@@ -191,6 +191,6 @@ func (f *Finder) inBox(pid int) bool {
 
 // holds says whether pid still has the socket as fd.
 func holds(pid, fd int, ino uint64) bool {
-	l, err := os.Readlink("/proc/" + strconv.Itoa(pid) + "/fd/" + strconv.Itoa(fd))
-	return err == nil && l == "socket:["+strconv.FormatUint(ino, 10)+"]"
+	now, err := readSocket("/proc/"+strconv.Itoa(pid)+"/fd/", fd)
+	return err == nil && now == ino
 }

@@ -79,9 +79,9 @@ type Config struct {
 	// nil looks nothing up.
 	Process func(proto event.Proto, src, dst netip.AddrPort) *event.Process
 	// Released, when not nil, is told as soon as the command has closed
-	// (or reset) its side of a TCP flow whose process Process found: the
-	// finder then looks for the command's next socket on that one's fd
-	// first (the kernel gives the lowest free fd).
+	// (or reset) its side of a TCP flow: the process finder then looks for
+	// the command's next socket on that one's fd first (the kernel gives
+	// the lowest free fd). A flow it did not find is ignored.
 	Released func(src, dst netip.AddrPort)
 	// RefuseUDP answers the first datagram of a denied UDP flow as a
 	// firewall's reject (an ICMP port unreachable); nil drops it silently.

@@ -50,7 +50,7 @@ func (f *Forwarder) HandleTCP(src, dst netip.AddrPort, in Inbound) {
 		f.finish(fl, event.Reset, err)
 		return
 	}
-	if r, ok := inner.(readEnder); ok && f.cfg.Released != nil && fl.Process != nil && fl.Process.Err == "" {
+	if r, ok := inner.(readEnder); ok && f.cfg.Released != nil {
 		src, dst := fl.Src, fl.Dst
 		r.OnReadEnd(func() { f.cfg.Released(src, dst) })
 	}
