@@ -28,6 +28,7 @@ type config struct {
 	namespaces Namespaces
 	root       bool
 	waitAll    bool
+	procs      int
 	stdin      *os.File
 	stdout     *os.File
 	stderr     *os.File
@@ -87,6 +88,13 @@ func WithRoot(on bool) Option { return func(c *config) { c.root = on } }
 // htapod's signals then go to all of them. Without it, htapod ends when
 // the command does, and what it left behind loses its network.
 func WithWaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
+
+// WithGOMAXPROCS sets runtime.GOMAXPROCS to n while the command runs,
+// from its start to its exit, and sets it back then (0, the default,
+// leaves it alone). The setting is the whole program's: use it only when
+// nothing else in the program needs the CPUs meanwhile. htapod's CLI
+// gives its relay half the machine's CPUs this way (cpus.go says why).
+func WithGOMAXPROCS(n int) Option { return func(c *config) { c.procs = n } }
 
 // WithStdio sets the command's standard files (default: htapod's own).
 func WithStdio(stdin, stdout, stderr *os.File) Option {

@@ -7,6 +7,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -77,6 +78,7 @@ type run struct {
 	stdout, stderr *os.File
 	mux            *lineout.Mux
 	refused        refusals // clients that refused the CA, for a notice at the end
+	procs          int      // GOMAXPROCS before WithGOMAXPROCS's, while the command runs
 }
 
 // openOutputs decides the command's standard files and attaches every
@@ -154,6 +156,9 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		defer st.Close()
 		ru.late.stack.Store(st)
 		err = box.Go()
+	}
+	if err == nil && c.procs > 0 {
+		ru.procs = runtime.GOMAXPROCS(c.procs) // set back in wait
 	}
 	if err != nil {
 		box.Signal(os.Kill)
@@ -266,6 +271,11 @@ func (ru *run) startBox(argv []string, prep *prepJob) (*sandbox.Box, error) {
 func (ru *run) wait(ctx context.Context, box *sandbox.Box, fwd *relay.Forwarder) (Status, error) {
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
 	st, werr := box.Wait()
+	if ru.procs > 0 {
+		// The run's end is a series of blocking system calls, each of
+		// which would hold a lone P until the runtime takes it back.
+		runtime.GOMAXPROCS(ru.procs)
+	}
 	status := Status{Code: st.Code, Signal: st.Signal}
 	if ru.cfg.waitAll {
 		box.WaitAll()
