@@ -89,11 +89,13 @@ func WithRoot(on bool) Option { return func(c *config) { c.root = on } }
 // the command does, and what it left behind loses its network.
 func WithWaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
 
-// WithGOMAXPROCS sets runtime.GOMAXPROCS to n while the command runs,
-// from its start to its exit, and sets it back then (0, the default,
-// leaves it alone). The setting is the whole program's: use it only when
-// nothing else in the program needs the CPUs meanwhile. htapod's CLI
-// gives its relay half the machine's CPUs this way (cpus.go says why).
+// WithGOMAXPROCS runs htapod's goroutines on n Ps while the command runs,
+// from its start to its exit, and on every P (runtime.GOMAXPROCS's value
+// before) while runnable goroutines wait too long for one; it sets
+// GOMAXPROCS back at the command's exit. 0, the default, leaves it alone.
+// The setting is the whole program's: use it only when nothing else in
+// the program needs the CPUs meanwhile. htapod's CLI gives n = half the
+// CPUs (internal/procs says why).
 func WithGOMAXPROCS(n int) Option { return func(c *config) { c.procs = n } }
 
 // WithStdio sets the command's standard files (default: htapod's own).

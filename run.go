@@ -7,7 +7,6 @@ import (
 	"io"
 	"os"
 	"path/filepath"
-	"runtime"
 	"slices"
 	"strconv"
 	"strings"
@@ -21,6 +20,7 @@ import (
 	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/internal/netstack"
 	"github.com/htapod/htapod/internal/pick"
+	"github.com/htapod/htapod/internal/procs"
 	"github.com/htapod/htapod/internal/relay"
 	"github.com/htapod/htapod/internal/sandbox"
 	"github.com/htapod/htapod/internal/tlsmitm"
@@ -77,8 +77,8 @@ type run struct {
 	late           *boxLate         // the process finder and netstack, once they exist
 	stdout, stderr *os.File
 	mux            *lineout.Mux
-	refused        refusals // clients that refused the CA, for a notice at the end
-	procs          int      // GOMAXPROCS before WithGOMAXPROCS's, while the command runs
+	refused        refusals        // clients that refused the CA, for a notice at the end
+	procs          *procs.Governor // WithGOMAXPROCS's, while the command runs
 }
 
 // openOutputs decides the command's standard files and attaches every
@@ -158,7 +158,7 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		err = box.Go()
 	}
 	if err == nil && c.procs > 0 {
-		ru.procs = runtime.GOMAXPROCS(c.procs) // set back in wait
+		ru.procs = procs.Start(c.procs) // stopped in wait
 	}
 	if err != nil {
 		box.Signal(os.Kill)
@@ -271,10 +271,10 @@ func (ru *run) startBox(argv []string, prep *prepJob) (*sandbox.Box, error) {
 func (ru *run) wait(ctx context.Context, box *sandbox.Box, fwd *relay.Forwarder) (Status, error) {
 	stop := context.AfterFunc(ctx, func() { box.Signal(os.Kill) })
 	st, werr := box.Wait()
-	if ru.procs > 0 {
+	if ru.procs != nil {
 		// The run's end is a series of blocking system calls, each of
 		// which would hold a lone P until the runtime takes it back.
-		runtime.GOMAXPROCS(ru.procs)
+		ru.procs.Stop()
 	}
 	status := Status{Code: st.Code, Signal: st.Signal}
 	if ru.cfg.waitAll {
