@@ -89,13 +89,14 @@ func WithRoot(on bool) Option { return func(c *config) { c.root = on } }
 // the command does, and what it left behind loses its network.
 func WithWaitAll(on bool) Option { return func(c *config) { c.waitAll = on } }
 
-// WithGOMAXPROCS runs htapod's goroutines on n Ps while the command runs,
-// from its start to its exit, and on every P (runtime.GOMAXPROCS's value
-// before) while runnable goroutines wait too long for one; it sets
-// GOMAXPROCS back at the command's exit. 0, the default, leaves it alone.
-// The setting is the whole program's: use it only when nothing else in
-// the program needs the CPUs meanwhile. htapod's CLI gives n = half the
-// CPUs (internal/procs says why).
+// WithGOMAXPROCS runs htapod's goroutines on n Ps while the command runs
+// and the load allows: every 100 ms it looks how long runnable goroutines
+// waited for a P, and uses every P (runtime.GOMAXPROCS's value at the
+// start) while they wait too long. At the command's exit it sets
+// GOMAXPROCS back. 0, the default, leaves it alone. The setting is the
+// whole program's: use it only when nothing else in the program needs the
+// CPUs meanwhile. htapod's CLI gives n = half the CPUs (internal/procs
+// says why).
 func WithGOMAXPROCS(n int) Option { return func(c *config) { c.procs = n } }
 
 // WithStdio sets the command's standard files (default: htapod's own).

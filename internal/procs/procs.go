@@ -37,59 +37,86 @@ const (
 type Governor struct {
 	few, all int
 	stop     chan struct{}
-	done     sync.WaitGroup
-	sample   []metrics.Sample
-	prev     []uint64
-	once     sync.Once
+
+	mu      sync.Mutex
+	procs   int  // what the governor set last; 0 before it set anything
+	stopped bool // Stop was called: GOMAXPROCS is left alone from then on
+
+	sample []metrics.Sample // the run goroutine's
+	prev   []uint64
 }
 
-// Start sets GOMAXPROCS to few and keeps it between few and the value it
-// had (all), by the load, until Stop. With few ≥ all it changes nothing.
+// Start keeps GOMAXPROCS between few and the value it has now (all), by
+// the load, until Stop. It starts with all and looks at the load every
+// 100 ms: a command that ends sooner runs as it would without it, and
+// Start returns at once. With few ≥ all it changes nothing.
 func Start(few int) *Governor {
 	g := &Governor{few: few, all: runtime.GOMAXPROCS(0), stop: make(chan struct{}),
 		sample: []metrics.Sample{{Name: "/sched/latencies:seconds"}}}
 	if g.few < 1 || g.few >= g.all {
-		g.once.Do(func() {}) // nothing to stop
+		g.stopped = true
 		return g
 	}
-	runtime.GOMAXPROCS(g.few)
-	g.p90() // the histogram so far is not this run's
-	g.done.Add(1)
 	go g.run()
 	return g
 }
 
 // Stop ends the governor and sets GOMAXPROCS back to what it was before
-// Start. It may be called more than once.
+// Start, when the governor had changed it. It does not wait for the
+// governor's goroutine: with one P that goroutine may wait for the P as
+// long as another goroutine holds it in a blocking system call (up to
+// 10 ms, until the runtime takes the P back). It may be called more than
+// once.
 func (g *Governor) Stop() {
-	g.once.Do(func() {
-		close(g.stop)
-		g.done.Wait()
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return
+	}
+	g.stopped = true
+	close(g.stop)
+	if g.procs != 0 && g.procs != g.all {
 		runtime.GOMAXPROCS(g.all)
-	})
+	}
+}
+
+// set sets GOMAXPROCS to n unless Stop was called, and reports whether
+// the governor goes on.
+func (g *Governor) set(n int) bool {
+	g.mu.Lock()
+	defer g.mu.Unlock()
+	if g.stopped {
+		return false
+	}
+	if n != g.procs {
+		runtime.GOMAXPROCS(n)
+		g.procs = n
+	}
+	return true
 }
 
 func (g *Governor) run() {
-	defer g.done.Done()
+	g.p90() // the histogram so far is not this run's
 	t := time.NewTicker(tick)
 	defer t.Stop()
-	procs := g.few
+	procs := g.all
 	for {
 		select {
 		case <-g.stop:
 			return
 		case <-t.C:
 		}
-		wait := g.p90()
+		wait, next := g.p90(), procs
 		switch {
 		case procs == g.few && wait > raise:
-			procs = g.all
+			next = g.all
 		case procs == g.all && wait < lower:
-			procs = g.few
-		default:
-			continue
+			next = g.few
 		}
-		runtime.GOMAXPROCS(procs)
+		if !g.set(next) {
+			return
+		}
+		procs = next
 	}
 }
 

@@ -14,8 +14,8 @@ func TestGovernor(t *testing.T) {
 	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
 	g := Start(1)
 	defer g.Stop()
-	if n := runtime.GOMAXPROCS(0); n != 1 {
-		t.Fatalf("GOMAXPROCS = %d after Start(1); want 1", n)
+	if !waitProcs(1, 5*time.Second) {
+		t.Fatalf("GOMAXPROCS = %d 5 s after Start(1); want 1", runtime.GOMAXPROCS(0))
 	}
 
 	// 50 goroutines, each running 200 µs at a time: on one P each waits
@@ -51,6 +51,19 @@ func TestGovernor(t *testing.T) {
 	g.Stop() // a second Stop is harmless
 	if n := runtime.GOMAXPROCS(0); n != 4 {
 		t.Errorf("GOMAXPROCS = %d after Stop; want 4, as before Start", n)
+	}
+}
+
+// TestGovernorStoppedAtOnce: a Stop right after Start leaves GOMAXPROCS as
+// it was, also after the governor's goroutine has run.
+func TestGovernorStoppedAtOnce(t *testing.T) {
+	defer runtime.GOMAXPROCS(runtime.GOMAXPROCS(4))
+	for range 20 {
+		Start(1).Stop()
+	}
+	time.Sleep(50 * time.Millisecond)
+	if n := runtime.GOMAXPROCS(0); n != 4 {
+		t.Errorf("GOMAXPROCS = %d after 20 Starts each stopped at once; want 4", n)
 	}
 }
 
