@@ -157,13 +157,13 @@ func (ru *run) run(ctx context.Context, argv []string) (Status, error) {
 		ru.late.stack.Store(st)
 		err = box.Go()
 	}
-	if err == nil && c.procs > 0 {
-		ru.procs = procs.Start(c.procs) // stopped in wait
-	}
 	if err != nil {
 		box.Signal(os.Kill)
 		box.Wait()
 		return Status{Code: 125}, err
+	}
+	if c.procs > 0 {
+		ru.procs = procs.Start(c.procs) // stopped in wait
 	}
 	return ru.wait(ctx, box, fwd)
 }

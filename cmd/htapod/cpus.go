@@ -3,8 +3,6 @@ package main
 import (
 	"os"
 	"runtime"
-
-	"github.com/htapod/htapod"
 )
 
 // relayProcs is how many Ps htapod's goroutines get while the command
@@ -21,6 +19,3 @@ func relayProcs() int {
 	}
 	return max(1, runtime.GOMAXPROCS(0)/2)
 }
-
-// withRelayProcs is the option that applies relayProcs.
-func withRelayProcs() htapod.Option { return htapod.WithGOMAXPROCS(relayProcs()) }

@@ -93,7 +93,7 @@ func (o *options) runCommand(opts []htapod.Option, argv []string) int {
 		return 125
 	}
 	opts = append(opts, outs...)
-	opts = append(opts, withRelayProcs())
+	opts = append(opts, htapod.WithGOMAXPROCS(relayProcs()))
 	servePprof()
 	opts = append(opts, htapod.WithEnv(stripPprofEnv(os.Environ())))
 	sum := summary.New()

@@ -38,9 +38,8 @@ type Governor struct {
 	few, all int
 	stop     chan struct{}
 
-	mu      sync.Mutex
-	procs   int  // what the governor set last; 0 before it set anything
-	stopped bool // Stop was called: GOMAXPROCS is left alone from then on
+	mu      sync.Mutex // held while GOMAXPROCS is changed
+	stopped bool       // Stop was called: GOMAXPROCS is left alone from then on
 
 	sample []metrics.Sample // the run goroutine's
 	prev   []uint64
@@ -75,23 +74,21 @@ func (g *Governor) Stop() {
 	}
 	g.stopped = true
 	close(g.stop)
-	if g.procs != 0 && g.procs != g.all {
+	if runtime.GOMAXPROCS(0) != g.all {
 		runtime.GOMAXPROCS(g.all)
 	}
 }
 
-// set sets GOMAXPROCS to n unless Stop was called, and reports whether
-// the governor goes on.
+// set sets GOMAXPROCS to n unless Stop was called (changing it stops the
+// world: only when run decides on a change), and reports whether the
+// governor goes on.
 func (g *Governor) set(n int) bool {
 	g.mu.Lock()
 	defer g.mu.Unlock()
 	if g.stopped {
 		return false
 	}
-	if n != g.procs {
-		runtime.GOMAXPROCS(n)
-		g.procs = n
-	}
+	runtime.GOMAXPROCS(n)
 	return true
 }
 
@@ -112,6 +109,8 @@ func (g *Governor) run() {
 			next = g.all
 		case procs == g.all && wait < lower:
 			next = g.few
+		default:
+			continue
 		}
 		if !g.set(next) {
 			return
@@ -135,8 +134,10 @@ func (g *Governor) p90() time.Duration {
 	var seen uint64
 	var at float64
 	for i, c := range h.Counts {
-		seen += c - g.prev[i]
-		if total > 0 && seen*10 >= total*9 {
+		if total == 0 {
+			break
+		}
+		if seen += c - g.prev[i]; seen*10 >= total*9 {
 			at = h.Buckets[i+1]
 			if math.IsInf(at, 1) {
 				at = h.Buckets[i]
