@@ -14,6 +14,7 @@ import (
 
 	"github.com/htapod/htapod"
 	"github.com/htapod/htapod/filter"
+	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/route"
 	"github.com/htapod/htapod/sink/text"
 )
@@ -199,7 +200,7 @@ func (o *options) wantSummary(flows int) bool {
 	case "never":
 		return false
 	}
-	return flows > 5 && o.output == "" && isTerminal(os.Stderr)
+	return flows > 5 && o.output == "" && lineout.IsTerminal(os.Stderr)
 }
 
 // useColor decides colours: on a terminal unless NO_COLOR is set.
@@ -213,7 +214,7 @@ func (o *options) useColor() bool {
 	if o.output != "" || os.Getenv("NO_COLOR") != "" {
 		return false
 	}
-	return isTerminal(os.Stderr)
+	return lineout.IsTerminal(os.Stderr)
 }
 
 // keptBodies is the body limit: --body-limit, or, when no output shows or

@@ -9,9 +9,8 @@ import (
 	"io"
 	"os"
 
-	"golang.org/x/sys/unix"
-
 	"github.com/htapod/htapod"
+	"github.com/htapod/htapod/internal/lineout"
 	"github.com/htapod/htapod/sink/har"
 	"github.com/htapod/htapod/sink/pcapng"
 	"github.com/htapod/htapod/sink/summary"
@@ -30,7 +29,15 @@ type files struct {
 func (o *options) openOutputs() ([]htapod.Option, *files, error) {
 	fl := &files{report: os.Stderr}
 	var opts []htapod.Option
-	if o.output != "" {
+	if o.output == "" {
+		// A stderr that is a pipe or a terminal is written through an open
+		// file of htapod's own, in the poller: a reader that lags must not
+		// stall relaying (see lineout.NonBlocking).
+		if f := lineout.NonBlocking(os.Stderr); f != os.Stderr {
+			fl.closers = append(fl.closers, f)
+			fl.report = f
+		}
+	} else {
 		f, err := os.OpenFile(o.output, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
 		if err != nil {
 			return nil, fl, fmt.Errorf("cannot write the report: %w", err)
@@ -161,12 +168,6 @@ func htapodFailed(err error) bool {
 		}
 	}
 	return false
-}
-
-// isTerminal reports whether f is a terminal.
-func isTerminal(f *os.File) bool {
-	_, err := unix.IoctlGetTermios(int(f.Fd()), unix.TCGETS)
-	return err == nil
 }
 
 // trimCutLine cuts the file at path after its last whole line: a report or

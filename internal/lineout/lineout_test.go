@@ -470,3 +470,118 @@ func TestIsTerminal(t *testing.T) {
 		}
 	})
 }
+
+// isNonBlocking reports whether f's open file has O_NONBLOCK, read without
+// f.Fd (which would clear it).
+func isNonBlocking(t *testing.T, f *os.File) bool {
+	t.Helper()
+	var flags int
+	var err error
+	control(f, func(fd int) { flags, err = unix.FcntlInt(uintptr(fd), unix.F_GETFL, 0) })
+	if err != nil {
+		t.Fatal(err)
+	}
+	return flags&unix.O_NONBLOCK != 0
+}
+
+// TestNonBlockingPipe: the report's pipe is reopened non-blocking for
+// htapod alone; the open file the command shares stays blocking; a write
+// larger than the pipe holds waits for the reader (in the poller) rather
+// than failing with EAGAIN; and what both write arrives in order.
+func TestNonBlockingPipe(t *testing.T) {
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close()
+	defer w.Close()
+	w.Fd() // blocking, as an inherited stderr is
+	nb := NonBlocking(w)
+	if nb == w {
+		t.Fatal("a pipe was not reopened")
+	}
+	defer nb.Close()
+	if !isNonBlocking(t, nb) {
+		t.Fatal("the reopened pipe is blocking")
+	}
+	if IsTerminal(nb); !isNonBlocking(t, nb) {
+		t.Fatal("IsTerminal made the reopened pipe blocking")
+	}
+	if isNonBlocking(t, w) {
+		t.Fatal("the command's open file of the pipe became non-blocking")
+	}
+
+	big := bytes.Repeat([]byte("report line\n"), 100_000) // 1.2 MB, > 64 KiB pipe
+	got := make(chan []byte)
+	go func() {
+		var all bytes.Buffer
+		all.ReadFrom(r)
+		got <- all.Bytes()
+	}()
+	if _, err := nb.Write(big); err != nil {
+		t.Fatalf("write through the reopened pipe: %v", err)
+	}
+	if _, err := w.WriteString("command's line\n"); err != nil {
+		t.Fatal(err)
+	}
+	nb.Close()
+	w.Close()
+	all := <-got
+	if want := append(bytes.Clone(big), "command's line\n"...); !bytes.Equal(all, want) {
+		t.Fatalf("the reader got %d bytes, want %d in order", len(all), len(want))
+	}
+}
+
+// TestNonBlockingTerminal: a terminal is reopened too, and lines written
+// through it reach the terminal.
+func TestNonBlockingTerminal(t *testing.T) {
+	ptm, err := os.OpenFile("/dev/ptmx", os.O_RDWR|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Skipf("no pseudo-terminals here: %v", err)
+	}
+	defer ptm.Close()
+	var n int
+	control(ptm, func(fd int) {
+		unix.IoctlSetPointerInt(fd, unix.TIOCSPTLCK, 0)
+		n, err = unix.IoctlGetInt(fd, unix.TIOCGPTN)
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pts, err := os.OpenFile(fmt.Sprintf("/dev/pts/%d", n), os.O_WRONLY|unix.O_NOCTTY, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer pts.Close()
+	pts.Fd() // blocking, as an inherited stderr is
+	nb := NonBlocking(pts)
+	if nb == pts {
+		t.Fatal("a terminal was not reopened")
+	}
+	defer nb.Close()
+	if !isNonBlocking(t, nb) || isNonBlocking(t, pts) {
+		t.Fatal("want the reopened terminal non-blocking and the shared one blocking")
+	}
+	if _, err := nb.WriteString("GET /x 200\n"); err != nil {
+		t.Fatal(err)
+	}
+	buf := make([]byte, 64)
+	ptm.SetReadDeadline(time.Now().Add(5 * time.Second))
+	k, err := ptm.Read(buf)
+	if err != nil || !strings.Contains(string(buf[:k]), "GET /x 200") {
+		t.Fatalf("the terminal got %q, %v", buf[:k], err)
+	}
+}
+
+// TestNonBlockingRegularFile: a regular file, whose writes do not wait, is
+// used as it is (a second open file would have an offset of its own).
+func TestNonBlockingRegularFile(t *testing.T) {
+	f, err := os.Create(filepath.Join(t.TempDir(), "report.txt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if NonBlocking(f) != f {
+		t.Fatal("a regular file was reopened")
+	}
+}
