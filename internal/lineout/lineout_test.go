@@ -484,6 +484,26 @@ func isNonBlocking(t *testing.T, f *os.File) bool {
 	return flags&unix.O_NONBLOCK != 0
 }
 
+// reopen makes f blocking, as an inherited stderr is, and returns
+// NonBlocking(f), closed when the test ends. It fails the test unless f
+// was reopened non-blocking and f itself stayed blocking.
+func reopen(t *testing.T, f *os.File) *os.File {
+	t.Helper()
+	f.Fd() // sets f blocking
+	nb := NonBlocking(f)
+	if nb == f {
+		t.Fatalf("%s was not reopened", f.Name())
+	}
+	t.Cleanup(func() { nb.Close() })
+	if !isNonBlocking(t, nb) {
+		t.Fatal("the reopened file is blocking")
+	}
+	if isNonBlocking(t, f) {
+		t.Fatal("the open file the command shares became non-blocking")
+	}
+	return nb
+}
+
 // TestNonBlockingPipe: the report's pipe is reopened non-blocking for
 // htapod alone; the open file the command shares stays blocking; a write
 // larger than the pipe holds waits for the reader (in the poller) rather
@@ -495,20 +515,9 @@ func TestNonBlockingPipe(t *testing.T) {
 	}
 	defer r.Close()
 	defer w.Close()
-	w.Fd() // blocking, as an inherited stderr is
-	nb := NonBlocking(w)
-	if nb == w {
-		t.Fatal("a pipe was not reopened")
-	}
-	defer nb.Close()
-	if !isNonBlocking(t, nb) {
-		t.Fatal("the reopened pipe is blocking")
-	}
+	nb := reopen(t, w)
 	if IsTerminal(nb); !isNonBlocking(t, nb) {
 		t.Fatal("IsTerminal made the reopened pipe blocking")
-	}
-	if isNonBlocking(t, w) {
-		t.Fatal("the command's open file of the pipe became non-blocking")
 	}
 
 	big := bytes.Repeat([]byte("report line\n"), 100_000) // 1.2 MB, > 64 KiB pipe
@@ -553,15 +562,7 @@ func TestNonBlockingTerminal(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer pts.Close()
-	pts.Fd() // blocking, as an inherited stderr is
-	nb := NonBlocking(pts)
-	if nb == pts {
-		t.Fatal("a terminal was not reopened")
-	}
-	defer nb.Close()
-	if !isNonBlocking(t, nb) || isNonBlocking(t, pts) {
-		t.Fatal("want the reopened terminal non-blocking and the shared one blocking")
-	}
+	nb := reopen(t, pts)
 	if _, err := nb.WriteString("GET /x 200\n"); err != nil {
 		t.Fatal(err)
 	}
