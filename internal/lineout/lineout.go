@@ -143,11 +143,13 @@ func SameFile(a, b *os.File) bool {
 // IsTerminal reports whether f is a terminal.
 func IsTerminal(f *os.File) bool {
 	isTerm := false
-	control(f, func(fd int) {
-		_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
-		isTerm = err == nil
-	})
+	control(f, func(fd int) { isTerm = isTerminalFd(fd) })
 	return isTerm
+}
+
+func isTerminalFd(fd int) bool {
+	_, err := unix.IoctlGetTermios(fd, unix.TCGETS)
+	return err == nil
 }
 
 // control runs fn with f's descriptor. Unlike f.Fd it leaves a
@@ -176,29 +178,32 @@ func control(f *os.File, fn func(fd int)) {
 // shares it, and a non-blocking stdout would break programs that do not
 // expect EAGAIN.
 func NonBlocking(f *os.File) *os.File {
-	var st unix.Stat_t
-	var statErr error = unix.ENOTSUP
-	control(f, func(fd int) { statErr = unix.Fstat(fd, &st) })
-	if statErr != nil {
-		return f
-	}
-	switch st.Mode & unix.S_IFMT {
-	case unix.S_IFIFO:
-	case unix.S_IFCHR:
-		if !IsTerminal(f) {
-			return f
-		}
-	default:
-		return f
-	}
-	var nfd int
-	var err error = unix.ENOTSUP
+	nfd := -1
 	control(f, func(fd int) {
-		nfd, err = unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd),
-			unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0)
+		if !pipeOrTerminal(fd) {
+			return
+		}
+		if n, err := unix.Open(fmt.Sprintf("/proc/self/fd/%d", fd),
+			unix.O_WRONLY|unix.O_NONBLOCK|unix.O_NOCTTY|unix.O_CLOEXEC, 0); err == nil {
+			nfd = n
+		}
 	})
-	if err != nil {
+	if nfd < 0 {
 		return f
 	}
 	return os.NewFile(uintptr(nfd), f.Name())
+}
+
+func pipeOrTerminal(fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	switch st.Mode & unix.S_IFMT {
+	case unix.S_IFIFO:
+		return true
+	case unix.S_IFCHR:
+		return isTerminalFd(fd)
+	}
+	return false
 }

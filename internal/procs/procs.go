@@ -127,16 +127,17 @@ func (g *Governor) p90() time.Duration {
 	if g.prev == nil {
 		g.prev = make([]uint64, len(h.Counts))
 	}
+	defer copy(g.prev, h.Counts)
 	var total uint64
 	for i, c := range h.Counts {
 		total += c - g.prev[i]
 	}
+	if total == 0 {
+		return 0
+	}
 	var seen uint64
 	var at float64
 	for i, c := range h.Counts {
-		if total == 0 {
-			break
-		}
 		if seen += c - g.prev[i]; seen*10 >= total*9 {
 			at = h.Buckets[i+1]
 			if math.IsInf(at, 1) {
@@ -145,6 +146,5 @@ func (g *Governor) p90() time.Duration {
 			break
 		}
 	}
-	copy(g.prev, h.Counts)
 	return time.Duration(at * float64(time.Second))
 }

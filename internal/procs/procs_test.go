@@ -3,6 +3,7 @@ package procs
 import (
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -20,18 +21,13 @@ func TestGovernor(t *testing.T) {
 
 	// 50 goroutines, each running 200 µs at a time: on one P each waits
 	// about 10 ms for its next turn.
-	stop := make(chan struct{})
+	var stop atomic.Bool
 	var wg sync.WaitGroup
 	for range 50 {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				select {
-				case <-stop:
-					return
-				default:
-				}
+			for !stop.Load() {
 				for start := time.Now(); time.Since(start) < 200*time.Microsecond; {
 				}
 				runtime.Gosched()
@@ -39,7 +35,7 @@ func TestGovernor(t *testing.T) {
 		}()
 	}
 	raised := waitProcs(4, 5*time.Second)
-	close(stop)
+	stop.Store(true)
 	wg.Wait()
 	if !raised {
 		t.Fatalf("GOMAXPROCS = %d after 5 s of goroutines waiting ~10 ms to run; want 4", runtime.GOMAXPROCS(0))
